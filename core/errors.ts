@@ -1,0 +1,111 @@
+// One catalogue of every error a user can see. Each has a stable code to search
+// for, a message template, the process exit status a CLI command ends with,
+// and the HTTP status a web-facing part answers with.
+//
+// Exit statuses follow sysexits(3) so scripts can tell kinds of failure apart.
+
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 64, // EX_USAGE: bad command line
+  DATA: 65, // EX_DATAERR: bad input data
+  NO_INPUT: 66, // EX_NOINPUT: a thing named does not exist
+  UNAVAILABLE: 69, // EX_UNAVAILABLE: a service we need is not there
+  SOFTWARE: 70, // EX_SOFTWARE: a bug on our side
+  CANT_CREATE: 73, // EX_CANTCREAT
+  TEMP_FAIL: 75, // EX_TEMPFAIL: try again later
+  NO_PERM: 77, // EX_NOPERM
+  CONFIG: 78, // EX_CONFIG: bad configuration
+} as const;
+
+interface ErrorSpec {
+  message: (details: Record<string, string>) => string;
+  exit: number;
+  http: number;
+}
+
+function spec(exit: number, http: number, message: ErrorSpec['message']): ErrorSpec {
+  return { exit, http, message };
+}
+
+export const ERRORS = {
+  // configuration and start-up
+  SHIPOFF_BAD_ENV: spec(EXIT.CONFIG, 500, (d) => `${d.name} ${d.rule}, got ${JSON.stringify(d.value)}`),
+  SHIPOFF_DATA_DIR: spec(EXIT.CANT_CREATE, 500, (d) => `cannot use data directory ${d.path}: ${d.reason}`),
+  SHIPOFF_MASTER_KEY: spec(EXIT.CONFIG, 500, (d) => `master key ${d.path} ${d.reason}`),
+  SHIPOFF_NODE_VERSION: spec(EXIT.UNAVAILABLE, 500, (d) => `Node.js ${d.need} or newer is needed, this is ${d.have}`),
+
+  // the store
+  SHIPOFF_DB_UNAVAILABLE: spec(EXIT.UNAVAILABLE, 503, (d) => `the database is not reachable (${d.reason})`),
+  SHIPOFF_DB_START: spec(EXIT.UNAVAILABLE, 503, (d) => `the embedded PostgreSQL server did not start: ${d.reason}`),
+  SHIPOFF_DB_LOCKED: spec(EXIT.TEMP_FAIL, 503, (d) => `the embedded database is busy (${d.reason})`),
+  SHIPOFF_MIGRATION: spec(EXIT.SOFTWARE, 500, (d) => `database migration ${d.version} failed: ${d.reason}`),
+  SHIPOFF_SECRET_UNREADABLE: spec(EXIT.CONFIG, 500, (d) => `${d.what} cannot be decrypted: the master key in the data directory is not the one it was written with; restore that master.key`),
+  SHIPOFF_RELEASE_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no release ${d.release}`),
+  SHIPOFF_SCHEMA_TOO_NEW: spec(EXIT.CONFIG, 500, (d) => `the database schema is at version ${d.have}, newer than this Shipoff knows (${d.know})`),
+
+  // domain rules
+  SHIPOFF_INVALID_APP_NAME: spec(EXIT.DATA, 400, (d) => `"${d.name}" is not a valid app name: ${d.rule}`),
+  SHIPOFF_INVALID_USER_NAME: spec(EXIT.DATA, 400, (d) => `"${d.name}" is not a valid user name: ${d.rule}`),
+  SHIPOFF_INVALID_CONFIG_KEY: spec(EXIT.DATA, 400, (d) => `"${d.key}" is not a valid config key: ${d.rule}`),
+  SHIPOFF_INVALID_DOMAIN: spec(EXIT.DATA, 400, (d) => `"${d.domain}" is not a valid domain name`),
+  SHIPOFF_INVALID_ROLE: spec(EXIT.DATA, 400, (d) => `"${d.role}" is not a role; use one of ${d.roles}`),
+  SHIPOFF_INVALID_PUBLIC_KEY: spec(EXIT.DATA, 400, (d) => `that is not an SSH public key: ${d.reason}`),
+  SHIPOFF_INVALID_FORMATION: spec(EXIT.DATA, 400, (d) => `invalid process formation: ${d.reason}`),
+  SHIPOFF_ILLEGAL_TRANSITION: spec(EXIT.SOFTWARE, 409, (d) => `deploy ${d.deploy} cannot go from ${d.from} to ${d.to}`),
+  SHIPOFF_ALREADY_LIVE: spec(EXIT.TEMP_FAIL, 409, (d) => `app ${d.app} already has a live deploy; another deploy went live at the same moment`),
+
+  // things that exist or don't
+  SHIPOFF_APP_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} does not exist`),
+  SHIPOFF_APP_EXISTS: spec(EXIT.DATA, 409, (d) => `App ${d.app} already exists`),
+  SHIPOFF_USER_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} does not exist`),
+  SHIPOFF_KEY_EXISTS: spec(EXIT.DATA, 409, (d) => `this key (${d.fingerprint}) is already registered to user ${d.user}`),
+  SHIPOFF_KEY_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} has no key named ${d.name}`),
+  SHIPOFF_DEPLOY_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `Deploy ${d.deploy} does not exist`),
+  SHIPOFF_DOMAIN_TAKEN: spec(EXIT.DATA, 409, (d) => `domain ${d.domain} is already used by app ${d.app}`),
+
+  // the command line
+  SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command. See 'shipoff help'`),
+  SHIPOFF_USAGE: spec(EXIT.USAGE, 400, (d) => `${d.problem}\nUsage: ${d.usage}`),
+  SHIPOFF_NO_STDIN: spec(EXIT.USAGE, 400, (d) => `${d.what} is read from standard input, and none was given. Example: ${d.example}`),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The one error type Shipoff throws on purpose. Anything else is a bug. */
+export class ShipoffError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  readonly httpStatus: number;
+  readonly details: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, details: Record<string, string> = {}, options?: { cause?: unknown }) {
+    const entry = ERRORS[code];
+    super(entry.message(details), options);
+    this.name = 'ShipoffError';
+    this.code = code;
+    this.exitCode = entry.exit;
+    this.httpStatus = entry.http;
+    this.details = details;
+  }
+}
+
+export function isShipoffError(err: unknown, code?: ErrorCode): err is ShipoffError {
+  return err instanceof ShipoffError && (code === undefined || err.code === code);
+}
+
+/** Dokku-style one-line rendering for terminals: ` !     message (CODE)`. */
+export function formatForTerminal(err: unknown): string {
+  if (err instanceof ShipoffError) {
+    return err.message
+      .split('\n')
+      .map((line, i) => (i === 0 ? ` !     ${line} [${err.code}]` : ` !     ${line}`))
+      .join('\n');
+  }
+  const text = err instanceof Error ? err.stack ?? err.message : String(err);
+  return ` !     internal error, please report it: ${text}`;
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof ShipoffError ? err.exitCode : EXIT.SOFTWARE;
+}

@@ -35,6 +35,8 @@ export const ERRORS = {
   SHIPOFF_MASTER_KEY: spec(EXIT.CONFIG, 500, (d) => `master key ${d.path} ${d.reason}`),
   SHIPOFF_NODE_VERSION: spec(EXIT.UNAVAILABLE, 500, (d) => `Node.js ${d.need} or newer is needed, this is ${d.have}`),
 
+  SHIPOFF_PORT_IN_USE: spec(EXIT.UNAVAILABLE, 500, (d) => `port ${d.port} is already in use; stop what listens there or set ${d.variable} to another port`),
+
   // the store
   SHIPOFF_DB_UNAVAILABLE: spec(EXIT.UNAVAILABLE, 503, (d) => `the database is not reachable (${d.reason})`),
   SHIPOFF_DB_START: spec(EXIT.UNAVAILABLE, 503, (d) => `the embedded PostgreSQL server did not start: ${d.reason}`),

@@ -1,0 +1,10 @@
+// The public entry of admin/: the command registry and the admin commands.
+import { keyCommands } from './commands/keys.js';
+import { CommandRegistry } from './registry.js';
+
+export * from './registry.js';
+
+/** A registry holding every admin command (the ones that also run over SSH). */
+export function adminCommands(): CommandRegistry {
+  return new CommandRegistry().register(...keyCommands);
+}

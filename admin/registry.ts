@@ -1,0 +1,143 @@
+// The command registry: every command is `namespace:verb`, registered once
+// with its own help, and found by exact name (no plugin gets to "try" a
+// command). The same registry serves the local CLI and, later, SSH.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import { ShipoffError, type Settings, type Store, type User } from '../core/index.js';
+
+/** Who runs a command: the host's own operator (local CLI) or a user with a key. */
+export type Actor = { kind: 'host'; name: string } | { kind: 'user'; user: User };
+
+export function actorName(actor: Actor): string {
+  return actor.kind === 'host' ? `${actor.name} (host)` : actor.user.name;
+}
+
+export function isHostAdmin(actor: Actor): boolean {
+  return actor.kind === 'host' || actor.user.isAdmin;
+}
+
+export interface CommandContext {
+  settings: Settings;
+  actor: Actor;
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable;
+  stderr: Writable;
+  /** Opened by the caller for commands that declare needsStore. */
+  store: Store;
+}
+
+export type ParsedArgs = {
+  positionals: string[];
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+};
+
+export interface Command {
+  /** `namespace:verb`, or a single word for host-level commands (`up`, `help`). */
+  name: string;
+  group: string;
+  summary: string;
+  /** One line, after the command name: `NAME < key.pub`. */
+  usage: string;
+  /** Extra help text shown by --help. */
+  description?: string;
+  options?: NonNullable<ParseArgsConfig['options']>;
+  /** Positional arguments: [min, max]. */
+  arity: [number, number];
+  needsStore: boolean;
+  run(ctx: CommandContext, args: ParsedArgs): Promise<number | void>;
+}
+
+const COMMAND_NAME = /^[a-z][a-z0-9-]*(:[a-z][a-z0-9-]*)?$/;
+
+export class CommandRegistry {
+  private readonly commands = new Map<string, Command>();
+
+  register(...commands: Command[]): this {
+    for (const command of commands) {
+      if (!COMMAND_NAME.test(command.name)) throw new Error(`command name "${command.name}" is not namespace:verb`);
+      if (this.commands.has(command.name)) throw new Error(`command ${command.name} is registered twice`);
+      this.commands.set(command.name, command);
+    }
+    return this;
+  }
+
+  find(name: string): Command | undefined {
+    return this.commands.get(name);
+  }
+
+  get(name: string): Command {
+    const command = this.commands.get(name);
+    if (!command) throw new ShipoffError('SHIPOFF_UNKNOWN_COMMAND', { command: name.slice(0, 60) });
+    return command;
+  }
+
+  all(): Command[] {
+    return [...this.commands.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** `shipoff help`: every command, grouped. */
+  overview(program = 'shipoff'): string {
+    const groups = new Map<string, Command[]>();
+    for (const c of this.all()) groups.set(c.group, [...(groups.get(c.group) ?? []), c]);
+    const width = Math.max(...this.all().map((c) => c.name.length)) + 2;
+    const lines = [`Usage: ${program} COMMAND [ARGS] (each command takes --help)`, ''];
+    for (const [group, commands] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`${group}:`);
+      for (const c of commands) lines.push(`  ${c.name.padEnd(width)}${c.summary}`);
+      lines.push('');
+    }
+    return lines.join('\n');
+  }
+}
+
+export function commandHelp(command: Command, program = 'shipoff'): string {
+  const lines = [`Usage: ${program} ${command.name}${command.usage ? ' ' + command.usage : ''}`, '', command.summary];
+  if (command.description) lines.push('', command.description.trim());
+  const options = Object.entries(command.options ?? {});
+  if (options.length > 0) {
+    lines.push('', 'Options:');
+    for (const [name, o] of options) {
+      const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' VALUE' : ''}`;
+      lines.push(`  ${flag}`);
+    }
+  }
+  lines.push('  -h, --help');
+  return lines.join('\n') + '\n';
+}
+
+/** Parses argv for a command: no shell ever sees it. Returns undefined when --help was asked for. */
+export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs | undefined {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...(command.options ?? {}), help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new ShipoffError('SHIPOFF_USAGE', { problem: (err as Error).message, usage: `shipoff ${command.name} ${command.usage}` });
+  }
+  if (parsed.values.help) return undefined;
+  const [min, max] = command.arity;
+  const count = parsed.positionals.length;
+  if (count < min || count > max) {
+    const problem = count < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`;
+    throw new ShipoffError('SHIPOFF_USAGE', { problem, usage: `shipoff ${command.name} ${command.usage}` });
+  }
+  return { positionals: parsed.positionals, values: parsed.values as ParsedArgs['values'] };
+}
+
+/** Reads all of stdin, up to a limit, for commands that take their input there. */
+export async function readStdin(ctx: CommandContext, what: string, example: string, limit = 64 * 1024): Promise<string> {
+  if (ctx.stdin.isTTY) throw new ShipoffError('SHIPOFF_NO_STDIN', { what, example });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.stdin) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += b.length;
+    if (size > limit) throw new ShipoffError('SHIPOFF_USAGE', { problem: `${what} is larger than ${limit} bytes`, usage: example });
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

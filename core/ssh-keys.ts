@@ -33,11 +33,11 @@ export function fingerprintOf(blob: Buffer): string {
 
 /** Accepts exactly one key line (blank lines around it are ignored). */
 export function parsePublicKey(text: string): PublicKey {
+  if (text.includes('PRIVATE KEY')) throw invalid('this is a private key; give the .pub file instead, and keep the private key secret');
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw invalid('the input is empty; pipe in a file such as ~/.ssh/id_ed25519.pub');
   if (lines.length > 1) throw invalid('give one key at a time');
   const line = lines[0]!;
-  if (line.includes('PRIVATE KEY')) throw invalid('this is a private key; give the .pub file instead, and keep the private key secret');
   const [type = '', base64 = '', ...rest] = line.split(/\s+/);
   if (!SUPPORTED_KEY_TYPES.includes(type)) {
     throw invalid(`key type "${type.slice(0, 40)}" is not supported; use one of ${SUPPORTED_KEY_TYPES.join(', ')}`);

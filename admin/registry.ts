@@ -125,7 +125,8 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs |
     const problem = count < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`;
     throw new ShipoffError('SHIPOFF_USAGE', { problem, usage: `shipoff ${command.name} ${command.usage}` });
   }
-  return { positionals: parsed.positionals, values: parsed.values as ParsedArgs['values'] };
+  const { help: _help, ...values } = parsed.values;
+  return { positionals: parsed.positionals, values: values as ParsedArgs['values'] };
 }
 
 /** Reads all of stdin, up to a limit, for commands that take their input there. */

@@ -1,0 +1,49 @@
+// The one contract every runtime answers (Docker first, Kubernetes/k3s later),
+// so the deployer and the router never know which one runs an app. Runtimes
+// know nothing of who calls them: they take plain descriptions and act.
+
+export interface InstanceSpec {
+  app: string;
+  release: number;
+  processType: string;
+  /** Index within the process type: web.1, web.2, ... */
+  index: number;
+  image: string;
+  command: string;
+  env: Record<string, string>;
+  /** Set for process types that serve HTTP (web): the port the app listens on. */
+  port?: number;
+  memoryBytes?: number;
+  cpus?: number;
+}
+
+export type InstanceState = 'starting' | 'running' | 'paused' | 'stopped' | 'crashed';
+
+export interface Instance {
+  id: string;
+  app: string;
+  release: number;
+  processType: string;
+  index: number;
+  state: InstanceState;
+  /** Where the router reaches a web instance. */
+  address?: { host: string; port: number };
+  startedAt?: Date;
+}
+
+export interface Runtime {
+  readonly name: string;
+  /** Is the engine there and answering? A reason when not. */
+  ping(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  start(spec: InstanceSpec): Promise<Instance>;
+  stop(instanceId: string, graceMs?: number): Promise<void>;
+  /** Freezes an idle instance (the warm tier of scale to zero) and thaws it. */
+  pause(instanceId: string): Promise<void>;
+  resume(instanceId: string): Promise<void>;
+  /** Every instance this host owns (and only those), for one app or all. */
+  list(app?: string): Promise<Instance[]>;
+  /** Follows an instance's output, line by line, until the signal aborts. */
+  logs(instanceId: string, options: { follow: boolean; tail?: number; signal?: AbortSignal }): AsyncIterable<string>;
+  /** Removes everything the runtime holds for an app: instances and images. */
+  removeApp(app: string): Promise<void>;
+}

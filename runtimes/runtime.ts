@@ -9,7 +9,8 @@ export interface InstanceSpec {
   /** Index within the process type: web.1, web.2, ... */
   index: number;
   image: string;
-  command: string;
+  /** argv run in the image, without any shell on the host. */
+  command: string[];
   env: Record<string, string>;
   /** Set for process types that serve HTTP (web): the port the app listens on. */
   port?: number;
@@ -46,4 +47,13 @@ export interface Runtime {
   logs(instanceId: string, options: { follow: boolean; tail?: number; signal?: AbortSignal }): AsyncIterable<string>;
   /** Removes everything the runtime holds for an app: instances and images. */
   removeApp(app: string): Promise<void>;
+  /** Calls back when an instance crashes (exits on its own) and when the runtime restarts it.
+   * Returns a function that unsubscribes. */
+  onEvent(listener: (event: RuntimeEvent) => void): () => void;
+  /** Stops watching the engine; instances keep running. */
+  close(): Promise<void>;
 }
+
+export type RuntimeEvent =
+  | { type: 'crash'; instance: Instance; exitCode: number; restarting: boolean }
+  | { type: 'restart'; instance: Instance };

@@ -1,10 +1,11 @@
 // The public entry of admin/: the command registry and the admin commands.
 import { keyCommands } from './commands/keys.js';
+import { tokenCommands } from './commands/tokens.js';
 import { CommandRegistry } from './registry.js';
 
 export * from './registry.js';
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {
-  return new CommandRegistry().register(...keyCommands);
+  return new CommandRegistry().register(...keyCommands, ...tokenCommands);
 }

@@ -70,6 +70,27 @@ export const ERRORS = {
   SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command. See 'shipoff help'`),
   SHIPOFF_USAGE: spec(EXIT.USAGE, 400, (d) => `${d.problem}\nUsage: ${d.usage}`),
   SHIPOFF_NO_STDIN: spec(EXIT.USAGE, 400, (d) => `${d.what} is read from standard input, and none was given. Example: ${d.example}`),
+
+  // deployer
+  SHIPOFF_RELEASE_UNHEALTHY: spec(EXIT.FAILURE, 502, (d) => `${d.instance} of release v${d.release} did not become healthy: ${d.reason}. The previous release keeps serving`),
+  SHIPOFF_RELEASE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} of release v${d.release} could not be started: ${d.reason}. The previous release keeps serving`),
+  SHIPOFF_DEPLOY_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the deploy was cancelled (the push went away); nothing changed`),
+  SHIPOFF_NO_PROCESS_TYPES: spec(EXIT.DATA, 400, () => `the build produced no process types; add a Procfile with a line like "web: node server.js"`),
+
+  // runtimes
+  SHIPOFF_RUNTIME_UNAVAILABLE: spec(EXIT.UNAVAILABLE, 503, (d) => `the Docker engine is not reachable at ${d.where} (${d.reason}); start it (scripts/setup does) and try again`),
+  SHIPOFF_RUNTIME_NETWORK_TAKEN: spec(EXIT.CONFIG, 500, (d) => `a Docker network named ${d.network} exists that Shipoff did not create; remove it (docker network rm ${d.network}) or let Shipoff use another name`),
+  SHIPOFF_IMAGE_NOT_FOUND: spec(EXIT.NO_INPUT, 500, (d) => `image ${d.image} is not on this host; Shipoff builds its images and never pulls them, so push again to rebuild`),
+  SHIPOFF_INSTANCE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} could not be started: ${d.reason}`),
+  SHIPOFF_INSTANCE_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `instance ${d.instance} does not exist (it may have stopped)`),
+
+  // buildpacks
+  SHIPOFF_BUILD_FAILED: spec(EXIT.FAILURE, 422, (d) => `the build failed (${d.reason})${d.lastLines ? `; its last lines:\n${d.lastLines}` : ''}`),
+  SHIPOFF_NO_BUILDPACK: spec(EXIT.DATA, 422, (d) => `no buildpack matched: looked for ${d.lookedFor}`),
+  SHIPOFF_BUILD_TIMEOUT: spec(EXIT.TEMP_FAIL, 504, (d) => `the build took longer than ${d.limit} and was stopped`),
+  SHIPOFF_BUILD_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the build was cancelled`),
+  SHIPOFF_UNSAFE_FILE: spec(EXIT.DATA, 422, (d) => `${d.file} is a symbolic link; Shipoff reads it only as a regular file in the repository, so replace the link with the file itself`),
+  SHIPOFF_STACK_IMAGE_MISSING: spec(EXIT.UNAVAILABLE, 503, (d) => `the stack image ${d.image} is not in the Docker engine; run scripts/setup to build it`),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

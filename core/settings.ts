@@ -15,6 +15,8 @@ export interface Settings {
   sshPort: number;
   /** An external PostgreSQL server; undefined means the embedded one. */
   databaseUrl: string | undefined;
+  /** Builds that may run at once across apps. */
+  buildConcurrency: number;
 }
 
 export interface SettingDoc {
@@ -36,6 +38,7 @@ export const SETTING_DOCS: readonly SettingDoc[] = [
   { name: 'SHIPOFF_DOMAIN', default: 'localhost', description: 'base domain; an app answers at http://APP.<domain>:<port>/' },
   { name: 'SHIPOFF_HTTP_PORT', default: '8080', description: 'port of the router (apps, git over HTTP, /healthz); 0 picks a free one' },
   { name: 'SHIPOFF_SSH_PORT', default: '2222', description: 'port of the SSH server (git push, admin commands); 0 picks a free one' },
+  { name: 'SHIPOFF_BUILD_CONCURRENCY', default: '2', description: 'builds that may run at once across apps (pushes beyond it wait their turn)' },
   { name: 'DATABASE_URL', default: '(unset: embedded PostgreSQL)', description: 'postgres://user:pass@host:port/db of an external PostgreSQL server' },
 ];
 
@@ -86,5 +89,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (httpPort !== 0 && httpPort === sshPort) {
     throw bad('SHIPOFF_SSH_PORT', 'must differ from SHIPOFF_HTTP_PORT', String(sshPort));
   }
-  return { dataDir, domain, httpPort, sshPort, databaseUrl: parseDatabaseUrl(env.DATABASE_URL) };
+  const rawConcurrency = env.SHIPOFF_BUILD_CONCURRENCY;
+  let buildConcurrency = 2;
+  if (rawConcurrency !== undefined && rawConcurrency !== '') {
+    if (!/^\d{1,2}$/.test(rawConcurrency) || Number(rawConcurrency) < 1 || Number(rawConcurrency) > 64) {
+      throw bad('SHIPOFF_BUILD_CONCURRENCY', 'must be a whole number from 1 to 64', rawConcurrency);
+    }
+    buildConcurrency = Number(rawConcurrency);
+  }
+  return { dataDir, domain, httpPort, sshPort, databaseUrl: parseDatabaseUrl(env.DATABASE_URL), buildConcurrency };
 }

@@ -1,2 +1,3 @@
 // The public entry of router/.
-export { createRouter, type RouterDeps, type RouterServer } from './router.js';
+export { createRouter, labelUnder, type HostHandler, type RouterDeps, type RouterServer } from './router.js';
+export { RouteTable, type Backend } from './route-table.js';

@@ -63,7 +63,7 @@ describe('shipoff up', () => {
   it('starts, prints what a new user needs, answers /healthz, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const data = path.join(dir.path, 'up');
-    const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port) });
+    const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port), SHIPOFF_SSH_PORT: '0' });
     try {
       const banner = await host.ready;
       assert.match(banner, new RegExp(`http://APP\\.localhost:${port}/`));
@@ -90,7 +90,7 @@ describe('shipoff up', () => {
   it('exits 0 on SIGINT (Ctrl-C) as well, and starts again on the same data', async () => {
     const port = await freePort();
     const data = path.join(dir.path, 'up');
-    const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port) });
+    const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port), SHIPOFF_SSH_PORT: '0' });
     await host.ready;
     assert.equal((await get(`http://127.0.0.1:${port}/healthz`)).status, 200);
     assert.equal(await host.stop('SIGINT'), 0, host.output());
@@ -103,7 +103,7 @@ describe('shipoff up', () => {
     const port = (blocker.address() as net.AddressInfo).port;
     const data = path.join(dir.path, 'busy');
     try {
-      const r = await runShipoff(['up'], { env: { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port) } });
+      const r = await runShipoff(['up'], { env: { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port), SHIPOFF_SSH_PORT: '0' } });
       assert.equal(r.code, 69);
       assert.match(r.stderr, new RegExp(`port ${port} is already in use; stop what listens there or set SHIPOFF_HTTP_PORT`));
       assert.match(r.stderr, /\[SHIPOFF_PORT_IN_USE\]/);
@@ -176,7 +176,7 @@ describe('shipoff keys:add on the host', () => {
   it('works while the host is running, against the same server', async () => {
     const data = path.join(dir.path, 'running');
     const port = await freePort();
-    const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port) });
+    const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port), SHIPOFF_SSH_PORT: '0' });
     try {
       await host.ready;
       const serverBefore = embeddedServerPid(data);
@@ -194,7 +194,7 @@ describe('shipoff keys:add on the host', () => {
     for (let round = 0; round < 3; round++) {
       const data = path.join(dir.path, `race-${round}`);
       const port = await freePort();
-      const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port) });
+      const host = startHost(['up'], { SHIPOFF_DATA: data, SHIPOFF_HTTP_PORT: String(port), SHIPOFF_SSH_PORT: '0' });
       const added = await runShipoff(['keys:add', 'carol'], { env: { SHIPOFF_DATA: data }, stdin: newKey(dir.path, `carol${round}`) });
       try {
         assert.equal(added.code, 0, added.stderr);
@@ -240,7 +240,7 @@ describe('an external DATABASE_URL', () => {
     const dir = tempDir('ext');
     const url = await server.newDatabase('host_test');
     const port = await freePort();
-    const host = startHost(['up'], { SHIPOFF_DATA: dir.path, SHIPOFF_HTTP_PORT: String(port), DATABASE_URL: url });
+    const host = startHost(['up'], { SHIPOFF_DATA: dir.path, SHIPOFF_HTTP_PORT: String(port), SHIPOFF_SSH_PORT: '0', DATABASE_URL: url });
     try {
       assert.match(await host.ready, /external PostgreSQL \(DATABASE_URL\)/);
       const health = JSON.parse((await get(`http://127.0.0.1:${port}/healthz`)).body);

@@ -25,7 +25,7 @@ import { tempDir } from './helpers/temp.js';
 describe('settings', () => {
   it('has defaults', () => {
     const s = loadSettings({ SHIPOFF_DATA: '/tmp/x' });
-    assert.deepEqual(s, { dataDir: '/tmp/x', domain: 'localhost', httpPort: 8080, sshPort: 2222, databaseUrl: undefined });
+    assert.deepEqual(s, { dataDir: '/tmp/x', domain: 'localhost', httpPort: 8080, sshPort: 2222, databaseUrl: undefined, buildConcurrency: 2 });
   });
 
   it('reads every variable', () => {

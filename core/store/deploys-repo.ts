@@ -140,6 +140,12 @@ export class DeploysRepo {
     });
   }
 
+  /** Deploys that never finished: after a host restart they are marked FAILED. */
+  async unfinished(): Promise<Deploy[]> {
+    const r = await this.db.query<DeployRow>(`SELECT ${DEPLOY_COLUMNS} FROM deploys WHERE state IN ('QUEUED', 'BUILDING', 'RELEASING') ORDER BY id`);
+    return r.rows.map(toDeploy);
+  }
+
   async appendLog(id: number, text: string): Promise<void> {
     await this.db.query('UPDATE deploys SET build_log = build_log || $2, updated_at = now() WHERE id = $1', [id, text]);
   }
@@ -151,6 +157,12 @@ export class DeploysRepo {
   }
 
   // --- releases -------------------------------------------------------------
+
+  /** The version the app's next release will get (the image is tagged with it before the row exists). */
+  async nextReleaseVersion(appId: number): Promise<number> {
+    const r = await this.db.query<{ v: number }>('SELECT COALESCE(max(version), 0) + 1 AS v FROM releases WHERE app_id = $1', [appId]);
+    return r.rows[0]!.v;
+  }
 
   /** Records a new release numbered one past the app's latest (v1, v2, ...). */
   async createRelease(n: NewRelease): Promise<Release> {

@@ -1,0 +1,399 @@
+// The deployer: takes a pushed commit through QUEUED → BUILDING → RELEASING →
+// LIVE, streaming every step to the pusher. Any failure leaves the previous
+// release serving. It depends only on core/ and on what the host hands it
+// (a build function, a runtime, a route table), so each piece can be swapped.
+import path from 'node:path';
+import {
+  type App,
+  type Deploy,
+  formatForTerminal,
+  isShipoffError,
+  type Release,
+  ShipoffError,
+  type Store,
+  type User,
+} from '../core/index.js';
+import type { Instance, InstanceSpec, Runtime } from '../runtimes/index.js';
+import { BuildSlots } from './build-slots.js';
+import { DEFAULT_HEALTH_CHECK, type HealthCheck, waitUntilHealthy } from './health-check.js';
+
+export interface Backend {
+  host: string;
+  port: number;
+}
+
+/** What the deployer needs of the router's route table. */
+export interface Traffic {
+  set(app: string, backends: Backend[]): void;
+  get(app: string): readonly Backend[];
+  drained(backends: Backend[], timeoutMs: number): Promise<boolean>;
+}
+
+export interface BuildJob {
+  app: string;
+  version: number;
+  source: NodeJS.ReadableStream;
+  cacheDir: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+  onLine: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface BuiltImage {
+  image: string;
+  processTypes: Record<string, string>;
+  buildpack: string;
+}
+
+export interface DeployerDeps {
+  store: Store;
+  runtime: Runtime;
+  traffic: Traffic;
+  build: (job: BuildJob) => Promise<BuiltImage>;
+  /** argv that runs a Procfile command in a release image. */
+  launchArgv: (command: string) => string[];
+  dataDir: string;
+  log: (line: string) => void;
+  appUrl: (app: string) => string;
+  maxConcurrentBuilds?: number;
+  /** Grace for in-flight requests before the old release is stopped. */
+  drainMs?: number;
+}
+
+export interface DeployRequest {
+  app: App;
+  user: User;
+  commitSha: string;
+  branch: string;
+  /** A tar of the commit's tree, opened when the build starts. */
+  source: () => NodeJS.ReadableStream;
+  output: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export const WEB_PORT = 5000;
+const DEFAULT_MEMORY = 512 * 1024 * 1024;
+
+const instanceName = (i: { processType: string; index: number }): string => `${i.processType}.${i.index}`;
+const isUp = (i: Instance): boolean => i.state === 'running' || i.state === 'starting' || i.state === 'paused';
+
+/** How many of each process type run: the formation, else 1 of each. */
+export function desiredCounts(processTypes: Record<string, string>, formation: Record<string, number>): Array<[string, number]> {
+  return Object.keys(processTypes)
+    .sort((a, b) => (a === 'web' ? -1 : b === 'web' ? 1 : a.localeCompare(b)))
+    .map((type) => [type, formation[type] ?? 1]);
+}
+
+function healthCheckOf(app: App): HealthCheck {
+  const s = app.settings as { healthcheckPath?: unknown; healthcheckTimeoutSeconds?: unknown };
+  return {
+    path: typeof s.healthcheckPath === 'string' && s.healthcheckPath.startsWith('/') ? s.healthcheckPath : DEFAULT_HEALTH_CHECK.path,
+    timeoutMs: typeof s.healthcheckTimeoutSeconds === 'number' && s.healthcheckTimeoutSeconds > 0 ? s.healthcheckTimeoutSeconds * 1000 : DEFAULT_HEALTH_CHECK.timeoutMs,
+  };
+}
+
+function buildTimeoutOf(app: App): number | undefined {
+  const s = app.settings as { buildTimeoutSeconds?: unknown };
+  return typeof s.buildTimeoutSeconds === 'number' && s.buildTimeoutSeconds > 0 ? s.buildTimeoutSeconds * 1000 : undefined;
+}
+
+export class Deployer {
+  private readonly slots: BuildSlots;
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly inFlight = new Set<AbortController>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly deps: DeployerDeps) {
+    this.slots = new BuildSlots(deps.maxConcurrentBuilds ?? 2);
+  }
+
+  /** Runs one deploy to its end; true when the new release is live. */
+  async deploy(req: DeployRequest): Promise<boolean> {
+    const { store } = this.deps;
+    const out = new DeployOutput(req.output, store, this.deps.log);
+    const abort = new AbortController();
+    const onPushGone = (): void => abort.abort(new ShipoffError('SHIPOFF_DEPLOY_CANCELLED'));
+    if (req.signal.aborted) onPushGone();
+    req.signal.addEventListener('abort', onPushGone, { once: true });
+    this.inFlight.add(abort);
+    const signal = abort.signal;
+
+    let deploy: Deploy = await store.deploys.create({ appId: req.app.id, commitSha: req.commitSha, branch: req.branch, pushedBy: req.user.id });
+    out.attach(deploy.id);
+    const leaveApp: Array<() => void> = [];
+    let started: Instance[] = [];
+    try {
+      leaveApp.push(await this.slots.appTurn(req.app.name, signal, {
+        waitingForApp: () => out.line(`-----> Waiting for the deploy before this one of ${req.app.name} to finish`),
+      }));
+      const freeSlot = await this.slots.buildSlot(signal, {
+        waitingForSlot: (n) => out.line(`-----> Waiting for a build slot (${n} builds running)`),
+      });
+      let built: BuiltImage;
+      let version: number;
+      try {
+        deploy = await store.deploys.transition(deploy.id, 'BUILDING');
+        version = await store.deploys.nextReleaseVersion(req.app.id);
+        out.line(`-----> Building ${req.app.name} from ${req.commitSha.slice(0, 7)} (deploy #${deploy.id}, release v${version})`);
+        const config = await store.config.all(req.app.id);
+        built = await this.deps.build({
+          app: req.app.name,
+          version,
+          source: req.source(),
+          cacheDir: path.join(this.deps.dataDir, 'cache', req.app.name),
+          env: config,
+          signal,
+          onLine: (line) => out.line(line),
+          timeoutMs: buildTimeoutOf(req.app),
+        });
+      } finally {
+        freeSlot();
+      }
+      if (Object.keys(built.processTypes).length === 0) throw new ShipoffError('SHIPOFF_NO_PROCESS_TYPES');
+
+      deploy = await store.deploys.transition(deploy.id, 'RELEASING');
+      const release = await store.deploys.createRelease({
+        appId: req.app.id,
+        image: built.image,
+        processTypes: built.processTypes,
+        config: await store.config.all(req.app.id),
+        sourceCommit: req.commitSha,
+        description: `Deploy ${req.commitSha.slice(0, 7)} (${built.buildpack})`,
+        createdBy: req.user.id,
+      });
+      if (release.version !== version) out.line(`       (numbered v${release.version}: another release was made meanwhile)`);
+      out.line(`-----> Releasing v${release.version}: ${Object.entries(built.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ')}`);
+
+      started = await this.startRelease(req.app, release, out, signal);
+      if (signal.aborted) throw signal.reason;
+
+      deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
+      this.switchTraffic(req.app.name, release.version, started);
+      await store.audit.record({ actor: req.user.name, app: req.app.name, action: 'deploy.live', details: { deploy: deploy.id, release: release.version, commit: req.commitSha } });
+      out.line(`=====> ${req.app.name} v${release.version} is live at ${this.deps.appUrl(req.app.name)}`);
+      return true;
+    } catch (err) {
+      const cancelled = signal.aborted || isShipoffError(err, 'SHIPOFF_DEPLOY_CANCELLED');
+      await Promise.all(started.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
+      const reason = err instanceof Error ? err.message : String(err);
+      try {
+        const current = await store.deploys.get(deploy.id);
+        if (current.state === 'QUEUED' || current.state === 'BUILDING' || current.state === 'RELEASING') {
+          await store.deploys.transition(deploy.id, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? {} : { reason });
+        }
+      } catch (recordErr) {
+        this.deps.log(` !     recording the end of deploy #${deploy.id}: ${(recordErr as Error).message}`);
+      }
+      if (cancelled) {
+        this.deps.log(`-----> deploy #${deploy.id} of ${req.app.name} cancelled`);
+        out.line(formatForTerminal(new ShipoffError('SHIPOFF_DEPLOY_CANCELLED')));
+      } else {
+        out.line(formatForTerminal(err));
+        out.line(` !     Deploy #${deploy.id} failed; the push is rejected and the previous release keeps serving.`);
+      }
+      return false;
+    } finally {
+      for (const leave of leaveApp) leave();
+      req.signal.removeEventListener('abort', onPushGone);
+      this.inFlight.delete(abort);
+      await out.flush();
+    }
+  }
+
+  /** Starts every instance of a release and waits until the web ones answer. On failure, stops what it started. */
+  private async startRelease(app: App, release: Release, out: DeployOutput, signal: AbortSignal): Promise<Instance[]> {
+    const { runtime } = this.deps;
+    const formation = await this.deps.store.apps.formation(app.id);
+    const check = healthCheckOf(app);
+    const started: Instance[] = [];
+    try {
+      for (const [type, count] of desiredCounts(release.processTypes, formation)) {
+        for (let index = 1; index <= count; index++) {
+          if (signal.aborted) throw signal.reason;
+          const spec = this.specFor(app.name, release, type, index);
+          let instance: Instance;
+          try {
+            instance = await runtime.start(spec);
+          } catch (err) {
+            throw new ShipoffError('SHIPOFF_RELEASE_START', { instance: `${type}.${index}`, release: String(release.version), reason: (err as Error).message }, { cause: err });
+          }
+          started.push(instance);
+          out.line(`-----> Started ${instanceName(spec)}${spec.port ? ` on port ${spec.port}` : ''}`);
+        }
+      }
+      for (const instance of started.filter((i) => i.processType === 'web')) {
+        if (!instance.address) throw new ShipoffError('SHIPOFF_RELEASE_START', { instance: instanceName(instance), release: String(release.version), reason: 'the runtime gave it no address' });
+        out.line(`-----> Checking ${instanceName(instance)} answers HTTP at ${check.path}`);
+        const health = await waitUntilHealthy(instance.address, check, async () => {
+          const now = (await runtime.list(app.name)).find((i) => i.id === instance.id);
+          return now !== undefined && isUp(now);
+        }, signal);
+        if (!health.ok) {
+          if (signal.aborted) throw signal.reason;
+          out.line(`-----> Last lines of ${instanceName(instance)}:`);
+          for (const line of await this.lastLines(instance.id)) out.line(`       ${line}`);
+          throw new ShipoffError('SHIPOFF_RELEASE_UNHEALTHY', { instance: instanceName(instance), release: String(release.version), reason: health.reason });
+        }
+        out.line(`       answered HTTP ${health.status} after ${health.ms} ms`);
+      }
+      return started;
+    } catch (err) {
+      await Promise.all(started.map((i) => runtime.stop(i.id, 1_000).catch(() => {})));
+      started.length = 0;
+      throw err;
+    }
+  }
+
+  private specFor(app: string, release: Release, processType: string, index: number): InstanceSpec {
+    return {
+      app,
+      release: release.version,
+      processType,
+      index,
+      image: release.image,
+      command: this.deps.launchArgv(release.processTypes[processType]!),
+      env: { ...release.config, SHIPOFF_APP: app, SHIPOFF_RELEASE: `v${release.version}`, DYNO: `${processType}.${index}` },
+      port: processType === 'web' ? WEB_PORT : undefined,
+      memoryBytes: DEFAULT_MEMORY,
+    };
+  }
+
+  private async lastLines(instanceId: string, tail = 20): Promise<string[]> {
+    const lines: string[] = [];
+    try {
+      for await (const line of this.deps.runtime.logs(instanceId, { follow: false, tail })) lines.push(line);
+    } catch {
+      // the instance may be gone already; the reason line says enough
+    }
+    return lines.slice(-tail);
+  }
+
+  /** New requests go to the new instances now; the old ones stop once their requests finish. */
+  private switchTraffic(app: string, version: number, started: Instance[]): void {
+    const previous = [...this.deps.traffic.get(app)];
+    this.deps.traffic.set(app, started.filter((i) => i.processType === 'web' && i.address).map((i) => i.address!));
+    const retire = (async () => {
+      await this.deps.traffic.drained(previous, this.deps.drainMs ?? 30_000);
+      const old = (await this.deps.runtime.list(app)).filter((i) => i.release !== version);
+      await Promise.all(old.map((i) => this.deps.runtime.stop(i.id, 10_000).catch((err: Error) => this.deps.log(` !     stopping ${app} ${instanceName(i)} v${i.release}: ${err.message}`))));
+    })();
+    this.track(retire);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch((err: Error) => this.deps.log(` !     ${err.message}`)).finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  /**
+   * After a host (re)start: deploys left unfinished are FAILED with the reason,
+   * instances of live releases are adopted (not duplicated), strays stopped,
+   * and live releases with nothing running are started again.
+   */
+  async recover(): Promise<void> {
+    const { store, runtime } = this.deps;
+    for (const d of await store.deploys.unfinished()) {
+      await store.deploys.transition(d.id, 'FAILED', { reason: `the host stopped while the deploy was ${d.state}; push again` }).catch((err: Error) => this.deps.log(` !     deploy #${d.id}: ${err.message}`));
+    }
+    const instances = await runtime.list();
+    const apps = await store.apps.list();
+    const known = new Set(apps.map((a) => a.name));
+    for (const stray of instances.filter((i) => !known.has(i.app))) await runtime.stop(stray.id, 1_000).catch(() => {});
+    for (const app of apps) {
+      const live = await store.deploys.liveRelease(app.id);
+      const mine = instances.filter((i) => i.app === app.name);
+      const stale = mine.filter((i) => !live || i.release !== live.version || !isUp(i));
+      await Promise.all(stale.map((i) => runtime.stop(i.id, 1_000).catch(() => {})));
+      if (!live) continue;
+      let current = mine.filter((i) => !stale.includes(i));
+      if (current.length === 0) {
+        try {
+          const quiet = new DeployOutput(() => {}, undefined, this.deps.log);
+          current = await this.startRelease(app, live, quiet, new AbortController().signal);
+          this.deps.log(`-----> ${app.name} v${live.version}: started again (${current.length} instances)`);
+        } catch (err) {
+          this.deps.log(formatForTerminal(err));
+          continue;
+        }
+      } else {
+        this.deps.log(`-----> ${app.name} v${live.version}: adopted ${current.length} running instances`);
+      }
+      this.deps.traffic.set(app.name, current.filter((i) => i.processType === 'web' && i.address).map((i) => i.address!));
+    }
+    this.watchCrashes();
+  }
+
+  private watchCrashes(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = this.deps.runtime.onEvent((event) => {
+      const i = event.instance;
+      if (event.type === 'crash') {
+        this.deps.log(` !     ${i.app} ${instanceName(i)} (v${i.release}) exited with status ${event.exitCode}${event.restarting ? '; restarting it' : ''}`);
+        this.track(this.deps.store.audit.record({ actor: 'shipoff', app: i.app, action: 'instance.crash', details: { process: instanceName(i), release: i.release, exitCode: event.exitCode, restarting: event.restarting } }));
+      } else {
+        // A restarted container may come back on another address.
+        this.track(this.refreshRoutes(i.app));
+      }
+    });
+  }
+
+  private async refreshRoutes(app: string): Promise<void> {
+    const found = await this.deps.store.apps.find(app);
+    const live = found && (await this.deps.store.deploys.liveRelease(found.id));
+    if (!live) return;
+    const web = (await this.deps.runtime.list(app)).filter((i) => i.release === live.version && i.processType === 'web' && i.address && i.state === 'running');
+    if (web.length > 0) this.deps.traffic.set(app, web.map((i) => i.address!));
+  }
+
+  /** Cancels deploys in flight and waits for background work (stopping old releases). */
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    for (const abort of this.inFlight) abort.abort(new ShipoffError('SHIPOFF_DEPLOY_CANCELLED'));
+    while (this.inFlight.size > 0 || this.background.size > 0) {
+      await Promise.race([Promise.allSettled([...this.background]), new Promise((r) => setTimeout(r, 100))]);
+    }
+  }
+}
+
+/** Sends deploy output to the pusher at once and to the deploy's stored log in batches. */
+class DeployOutput {
+  private deployId: number | undefined;
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly send: (line: string) => void,
+    private readonly store: Store | undefined,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  attach(deployId: number): void {
+    this.deployId = deployId;
+  }
+
+  line(text: string): void {
+    for (const l of text.split('\n')) {
+      try {
+        this.send(l);
+      } catch {
+        // the pusher is gone; the stored log still gets the line
+      }
+      this.pending.push(l);
+    }
+    if (!this.timer) this.timer = setTimeout(() => void this.flush(), 1_000);
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.store || this.deployId === undefined || this.pending.length === 0) return this.writing;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    const id = this.deployId;
+    const store = this.store;
+    this.writing = this.writing.then(() => store.deploys.appendLog(id, text)).catch((err: Error) => this.log(` !     saving the log of deploy #${id}: ${err.message}`));
+    return this.writing;
+  }
+}

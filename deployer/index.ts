@@ -1,0 +1,4 @@
+// The public entry of deployer/: pushed commit in, live release out.
+export { Deployer, desiredCounts, WEB_PORT, type Backend, type BuildJob, type BuiltImage, type DeployerDeps, type DeployRequest, type Traffic } from './deployer.js';
+export { BuildSlots } from './build-slots.js';
+export { DEFAULT_HEALTH_CHECK, waitUntilHealthy, type HealthCheck } from './health-check.js';

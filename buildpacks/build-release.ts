@@ -291,3 +291,16 @@ function formatDuration(ms: number): string {
 function formatBytes(bytes: number): string {
   return bytes % GIB === 0 ? `${bytes / GIB} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`;
 }
+
+/**
+ * Removes build containers a previous host process left behind (it was killed
+ * mid-build, so its own cleanup never ran). Returns how many were removed.
+ */
+export async function removeLeftoverBuilds(docker: Dockerode): Promise<number> {
+  const leftovers = await docker.listContainers({
+    all: true,
+    filters: { label: ['com.shipoff.managed=true', 'shipoff.role=build'] },
+  });
+  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  return leftovers.length;
+}

@@ -78,7 +78,7 @@ export const ERRORS = {
   SHIPOFF_NO_PROCESS_TYPES: spec(EXIT.DATA, 400, () => `the build produced no process types; add a Procfile with a line like "web: node server.js"`),
 
   // runtimes
-  SHIPOFF_RUNTIME_UNAVAILABLE: spec(EXIT.UNAVAILABLE, 503, (d) => `the Docker engine is not reachable at ${d.where} (${d.reason}); start it (scripts/setup does) and try again`),
+  SHIPOFF_RUNTIME_UNAVAILABLE: spec(EXIT.UNAVAILABLE, 503, (d) => `the container engine is not reachable (${d.reason}); start it (scripts/setup does) and try again`),
   SHIPOFF_RUNTIME_NETWORK_TAKEN: spec(EXIT.CONFIG, 500, (d) => `a Docker network named ${d.network} exists that Shipoff did not create; remove it (docker network rm ${d.network}) or let Shipoff use another name`),
   SHIPOFF_IMAGE_NOT_FOUND: spec(EXIT.NO_INPUT, 500, (d) => `image ${d.image} is not on this host; Shipoff builds its images and never pulls them, so push again to rebuild`),
   SHIPOFF_INSTANCE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} could not be started: ${d.reason}`),

@@ -120,7 +120,7 @@ describe('DockerRuntime', () => {
     const nowhere = new DockerRuntime({ docker: new Dockerode({ socketPath: '/nonexistent/docker.sock' }) });
     const answer = await nowhere.ping();
     assert.equal(answer.ok, false);
-    assert.match(!answer.ok ? answer.reason : '', /Docker engine is not reachable at \/nonexistent\/docker\.sock.*ENOENT.*scripts\/setup/);
+    assert.match(!answer.ok ? answer.reason : "", /Docker at \/nonexistent\/docker\.sock.*ENOENT/);
     await nowhere.close();
   });
 

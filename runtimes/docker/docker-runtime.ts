@@ -67,7 +67,7 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       const e = err as EngineError & { name?: string };
       const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${PING_TIMEOUT_MS} ms` : e.code ?? e.message ?? String(err);
-      return { ok: false, reason: new ShipoffError('SHIPOFF_RUNTIME_UNAVAILABLE', { where: this.where(), reason }).message };
+      return { ok: false, reason: `Docker at ${this.where()}: ${reason}` };
     }
   }
 
@@ -246,7 +246,7 @@ export class DockerRuntime implements Runtime {
 
   private failure(err: unknown, otherwise: () => unknown): unknown {
     const code = (err as EngineError).code;
-    if (code !== undefined && UNREACHABLE.has(code)) return new ShipoffError('SHIPOFF_RUNTIME_UNAVAILABLE', { where: this.where(), reason: code }, { cause: err });
+    if (code !== undefined && UNREACHABLE.has(code)) return new ShipoffError('SHIPOFF_RUNTIME_UNAVAILABLE', { reason: `Docker at ${this.where()}: ${code}` }, { cause: err });
     return otherwise();
   }
 

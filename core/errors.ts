@@ -84,6 +84,17 @@ export const ERRORS = {
   SHIPOFF_INSTANCE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} could not be started: ${d.reason}`),
   SHIPOFF_INSTANCE_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `instance ${d.instance} does not exist (it may have stopped)`),
 
+  // gitd
+  SHIPOFF_NOT_A_GIT_COMMAND: spec(EXIT.USAGE, 400, (d) => `${d.command} is not something this host runs over SSH; push with: git push ssh://shipoff@HOST:PORT/APP.git main`),
+  SHIPOFF_SSH_KEY_UNKNOWN: spec(EXIT.NO_PERM, 403, () => `your SSH key is no longer registered; add it again with: shipoff keys:add NAME < KEY.pub`),
+  SHIPOFF_SSH_USER: spec(EXIT.NO_PERM, 403, (d) => `log in as "shipoff" (ssh://shipoff@HOST:PORT/APP.git), not as "${d.user}"`),
+  SHIPOFF_PUSH_DENIED: spec(EXIT.NO_PERM, 403, (d) => `${d.user} may not push to ${d.app}; pushing needs the developer, admin or owner role on it`),
+  SHIPOFF_FETCH_DENIED: spec(EXIT.NO_PERM, 403, (d) => `${d.user} has no access to ${d.app}; ask its owner for a role on it`),
+  SHIPOFF_APP_CREATE_DENIED: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} does not exist; ask an admin to create it`),
+  SHIPOFF_HTTP_AUTH: spec(EXIT.NO_PERM, 401, (d) => `${d.reason}; give your user name and an API token (shipoff tokens:create NAME) as the password`),
+  SHIPOFF_BAD_GIT_REQUEST: spec(EXIT.USAGE, 400, (d) => `${d.reason}`),
+  SHIPOFF_HOOK_UNAUTHORIZED: spec(EXIT.NO_PERM, 403, (d) => `this push did not come through Shipoff's git daemon (${d.reason}); push over SSH or HTTP`),
+
   // buildpacks
   SHIPOFF_BUILD_FAILED: spec(EXIT.FAILURE, 422, (d) => `the build failed (${d.reason})${d.lastLines ? `; its last lines:\n${d.lastLines}` : ''}`),
   SHIPOFF_NO_BUILDPACK: spec(EXIT.DATA, 422, (d) => `no buildpack matched: looked for ${d.lookedFor}`),

@@ -2,7 +2,7 @@
 // stop accepting, finish or cancel work, close the store.
 import type { Writable } from 'node:stream';
 import { embeddedServerPid, openStore, type Settings } from '../core/index.js';
-import { type Endpoint, type Role, ROLE_FACTORIES } from './roles.js';
+import { type Endpoint, type Role, ROLE_FACTORIES, SharedParts } from './roles.js';
 
 export interface HostIo {
   stdout: Writable;
@@ -20,6 +20,7 @@ function banner(settings: Settings, backend: string, endpoints: Endpoint[]): str
     '',
     '       Add your first key (it becomes a host administrator):',
     '         shipoff keys:add YOUR_NAME < ~/.ssh/id_ed25519.pub',
+    '       Then, in your app: git remote add shipoff <Git (SSH) above> && git push shipoff main',
     '       Stop with Ctrl-C (SIGINT) or SIGTERM.',
     '',
   ].join('\n');
@@ -28,7 +29,8 @@ function banner(settings: Settings, backend: string, endpoints: Endpoint[]): str
 export async function runHost(settings: Settings, roleNames: string[], io: HostIo): Promise<number> {
   const log = (line: string): void => void io.stderr.write(line + '\n');
   const store = await openStore(settings);
-  const roles: Role[] = roleNames.map((name) => ROLE_FACTORIES[name]!({ settings, store, log }));
+  const shared = new SharedParts({ settings, store, log });
+  const roles: Role[] = roleNames.map((name) => ROLE_FACTORIES[name]!({ settings, store, log, shared }));
   const started: Role[] = [];
   const endpoints: Endpoint[] = [];
   try {

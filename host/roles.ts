@@ -1,7 +1,14 @@
-// A host runs roles (router, git daemon, SSH admin, deployer) over one store.
-// `shipoff up` runs them all in one process; `shipoff router` runs one.
+// A host runs roles (deployer, git daemon, router) over one store. `shipoff
+// up` runs them all in one process; `shipoff router` runs one. This is the
+// composition root: the only place that wires parts to each other.
+import Dockerode from 'dockerode';
 import { ShipoffError, type Settings, type Store } from '../core/index.js';
-import { createRouter } from '../router/index.js';
+import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
+import { Deployer } from '../deployer/index.js';
+import { createGitd, type Gitd } from '../gitd/index.js';
+import { createRouter, RouteTable } from '../router/index.js';
+import { DockerRuntime } from '../runtimes/index.js';
+import { pushHandler } from './push-to-deploy.js';
 
 export interface Endpoint {
   label: string;
@@ -20,32 +27,139 @@ export interface RoleDeps {
   settings: Settings;
   store: Store;
   log: (line: string) => void;
+  shared: SharedParts;
 }
 
-function routerRole({ settings, store, log }: RoleDeps): Role {
-  const router = createRouter({ store, settings, log });
+function portInUse(err: unknown, port: number, variable: string): unknown {
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    return new ShipoffError('SHIPOFF_PORT_IN_USE', { port: String(port), variable }, { cause: err });
+  }
+  return err;
+}
+
+/** The parts roles share in one process, made on first use. */
+export class SharedParts {
+  readonly routes = new RouteTable();
+  private docker?: Dockerode;
+  private runtimeInstance?: DockerRuntime;
+  private deployerInstance?: Deployer;
+  private gitdInstance?: Gitd;
+  /** The HTTP port the router really listens on (SHIPOFF_HTTP_PORT may be 0). */
+  httpPort: number;
+
+  constructor(private readonly deps: Omit<RoleDeps, 'shared'>) {
+    this.httpPort = deps.settings.httpPort;
+  }
+
+  appUrl = (app: string): string => `http://${app}.${this.deps.settings.domain}:${this.httpPort}/`;
+
+  get dockerClient(): Dockerode {
+    return (this.docker ??= new Dockerode());
+  }
+
+  get runtime(): DockerRuntime {
+    return (this.runtimeInstance ??= new DockerRuntime({ docker: this.dockerClient }));
+  }
+
+  get deployer(): Deployer {
+    const { settings, store, log } = this.deps;
+    const runtime = this.runtime;
+    const docker = this.dockerClient;
+    return (this.deployerInstance ??= new Deployer({
+      store,
+      runtime,
+      traffic: this.routes,
+      build: (job) => buildRelease({ docker, ...job }),
+      launchArgv,
+      dataDir: settings.dataDir,
+      log,
+      appUrl: this.appUrl,
+      maxConcurrentBuilds: settings.buildConcurrency,
+    }));
+  }
+
+  get gitd(): Gitd {
+    const { settings, store, log } = this.deps;
+    return (this.gitdInstance ??= createGitd({ store, dataDir: settings.dataDir, sshPort: settings.sshPort, onPush: pushHandler(this.deployer), log }));
+  }
+
+  get hasGitd(): boolean {
+    return this.gitdInstance !== undefined;
+  }
+}
+
+function deployerRole({ settings, log, shared }: RoleDeps): Role {
+  return {
+    name: 'deployer',
+    async start() {
+      const health = await shared.runtime.ping();
+      if (!health.ok) throw new ShipoffError('SHIPOFF_RUNTIME_UNAVAILABLE', { reason: health.reason });
+      const leftovers = await removeLeftoverBuilds(shared.dockerClient);
+      if (leftovers > 0) log(`-----> Removed ${leftovers} build container(s) left by a host that was stopped mid-build`);
+      await shared.deployer.recover();
+      return [{ label: 'Builds', value: `${settings.buildConcurrency} at a time, Docker (${shared.runtime.name})` }];
+    },
+    async stop() {
+      await shared.deployer.close();
+      await shared.runtime.close();
+    },
+  };
+}
+
+function gitdRole({ settings, shared }: RoleDeps): Role {
+  return {
+    name: 'gitd',
+    async start() {
+      let port: number;
+      try {
+        ({ port } = await shared.gitd.listen());
+      } catch (err) {
+        throw portInUse(err, settings.sshPort, 'SHIPOFF_SSH_PORT');
+      }
+      return [
+        { label: 'Git (SSH)', value: `git remote add shipoff ssh://shipoff@HOST:${port}/APP.git` },
+        { label: 'Git (HTTP)', value: `http://git.${settings.domain}:${shared.httpPort}/APP.git (password: shipoff tokens:create NAME)` },
+      ];
+    },
+    stop: () => shared.gitd.close(),
+  };
+}
+
+function routerRole({ settings, store, log, shared }: RoleDeps): Role {
+  const router = createRouter({
+    store,
+    settings,
+    log,
+    routes: shared.routes,
+    // Looked up per request: the gitd role may run in this process or not.
+    hostHandlers: {
+      git: (req, res) => {
+        if (shared.hasGitd) return shared.gitd.handleHttp(req, res);
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('git over HTTP is served by `shipoff up`, not by this router alone\n');
+      },
+    },
+  });
   return {
     name: 'router',
     async start() {
       try {
         const address = await router.listen();
-        const port = address.port;
+        shared.httpPort = address.port;
         return [
-          { label: 'Apps', value: `http://APP.${settings.domain}:${port}/` },
-          { label: 'Health', value: `http://localhost:${port}/healthz` },
+          { label: 'Apps', value: `http://APP.${settings.domain}:${address.port}/` },
+          { label: 'Health', value: `http://localhost:${address.port}/healthz` },
         ];
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new ShipoffError('SHIPOFF_PORT_IN_USE', { port: String(settings.httpPort), variable: 'SHIPOFF_HTTP_PORT' }, { cause: err });
-        }
-        throw err;
+        throw portInUse(err, settings.httpPort, 'SHIPOFF_HTTP_PORT');
       }
     },
     stop: () => router.close(),
   };
 }
 
-/** Every role there is, in start order. Later issues add gitd, admin-ssh and the deployer here. */
+/** Every role there is, in start order (stopped in reverse). */
 export const ROLE_FACTORIES: Readonly<Record<string, (deps: RoleDeps) => Role>> = {
+  deployer: deployerRole,
   router: routerRole,
+  gitd: gitdRole,
 };

@@ -14,6 +14,8 @@ export interface Buildpack {
 
 export const BUILDPACKS: readonly Buildpack[] = Object.freeze([
   { name: 'Node.js', dir: 'node', looksFor: 'package.json' },
+  { name: 'Python', dir: 'python', looksFor: 'requirements.txt, pyproject.toml, Pipfile' },
+  { name: 'PHP', dir: 'php', looksFor: 'composer.json, index.php' },
   { name: 'Static site', dir: 'static', looksFor: 'index.html' },
 ]);
 

@@ -70,7 +70,15 @@ export interface DeployRequest {
   source: () => NodeJS.ReadableStream;
   output: (line: string) => void;
   signal: AbortSignal;
+  /** Checked once this deploy has the app's turn, before building: throws when
+   * the push is stale (another push to the branch landed while it waited). */
+  stillCurrent?: () => Promise<void>;
+  /** The app's next deploy waits for this too (git moves the branch only after
+   * the hook answered); capped at APP_TURN_HOLD_MS so nothing waits forever. */
+  holdTurnUntil?: Promise<void>;
 }
+
+const APP_TURN_HOLD_MS = 30_000;
 
 export const WEB_PORT = 5000;
 const DEFAULT_MEMORY = 512 * 1024 * 1024;
@@ -127,6 +135,7 @@ export class Deployer {
       leaveApp.push(await this.slots.appTurn(req.app.name, signal, {
         waitingForApp: () => out.line(`-----> Waiting for the deploy before this one of ${req.app.name} to finish`),
       }));
+      await req.stillCurrent?.();
       const freeSlot = await this.slots.buildSlot(signal, {
         waitingForSlot: (n) => out.line(`-----> Waiting for a build slot (${n} builds running)`),
       });
@@ -194,7 +203,16 @@ export class Deployer {
       }
       return false;
     } finally {
-      for (const leave of leaveApp) leave();
+      const leave = (): void => leaveApp.splice(0).forEach((fn) => fn());
+      if (req.holdTurnUntil) {
+        const cap = setTimeout(leave, APP_TURN_HOLD_MS);
+        void req.holdTurnUntil.finally(() => {
+          clearTimeout(cap);
+          leave();
+        });
+      } else {
+        leave();
+      }
       req.signal.removeEventListener('abort', onPushGone);
       this.inFlight.delete(abort);
       await out.flush();

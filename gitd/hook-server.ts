@@ -28,6 +28,7 @@ interface Session {
   appCreated: boolean;
   controller: AbortController;
   used: boolean;
+  ended: Promise<void>;
 }
 
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -77,7 +78,9 @@ export class HookServer {
 
   ticket(app: App, user: User, repo: string, appCreated: boolean): PushTicket {
     const token = crypto.randomBytes(32).toString('base64url');
-    const session: Session = { app, user, repo, appCreated, controller: new AbortController(), used: false };
+    let markEnded = (): void => {};
+    const ended = new Promise<void>((resolve) => (markEnded = resolve));
+    const session: Session = { app, user, repo, appCreated, controller: new AbortController(), used: false, ended };
     this.sessions.set(token, session);
     return {
       env: { SHIPOFF_PUSH_TOKEN: token, SHIPOFF_HOOK_SOCKET: this.socketPath },
@@ -85,6 +88,7 @@ export class HookServer {
       close: () => {
         this.sessions.delete(token);
         session.controller.abort();
+        markEnded();
       },
     };
   }
@@ -92,6 +96,7 @@ export class HookServer {
   async close(): Promise<void> {
     for (const session of this.sessions.values()) session.controller.abort();
     this.sessions.clear();
+    // Pushes' ended promises settle as their git processes exit (ticket.close).
     for (const socket of this.sockets) socket.destroy();
     const server = this.server;
     this.server = undefined;
@@ -149,6 +154,7 @@ export class HookServer {
         output,
         signal: controller.signal,
         appCreated: session.appCreated,
+        ended: session.ended,
       });
       accept = result.accept === true && !controller.signal.aborted;
     } catch (err) {

@@ -30,6 +30,8 @@ export interface PushRequest {
   signal: AbortSignal;
   /** This push created the app. */
   appCreated: boolean;
+  /** Settles when the git process ended, i.e. after git updated (or left) the refs. */
+  ended: Promise<void>;
 }
 
 /** accept=false rejects the push: git leaves the refs as they were. */

@@ -4,6 +4,7 @@
 // environment, because the pushed objects are still in git's quarantine.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ShipoffError } from '../core/index.js';
 import type { Deployer } from '../deployer/index.js';
 import type { PushRequest } from '../gitd/index.js';
 
@@ -11,13 +12,18 @@ const run = promisify(execFile);
 const ZERO = /^0+$/;
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
-async function hasBranch(push: PushRequest, branch: string): Promise<boolean> {
+/** Where a ref points now, or undefined when it does not exist. */
+async function refValue(push: PushRequest, ref: string): Promise<string | undefined> {
   try {
-    await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: push.gitDir, env: { ...process.env, ...push.gitEnv } });
-    return true;
+    const { stdout } = await run('git', ['rev-parse', '--verify', '--quiet', ref], { cwd: push.gitDir, env: { ...process.env, ...push.gitEnv } });
+    return stdout.trim();
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+async function hasBranch(push: PushRequest, branch: string): Promise<boolean> {
+  return (await refValue(push, `refs/heads/${branch}`)) !== undefined;
 }
 
 /** The ref this push deploys, if any. */
@@ -53,6 +59,16 @@ export function pushHandler(deployer: Deployer) {
       branch: update.ref.replace(/^refs\/heads\//, ''),
       output: push.output,
       signal: push.signal,
+      holdTurnUntil: push.ended,
+      // git updates the ref only after this hook, and only if it still holds
+      // the old value; a push that waited behind another one would build and
+      // go live, then fail to update the branch. Refuse it before building.
+      stillCurrent: async () => {
+        const now = await refValue(push, update.ref);
+        if (now === undefined ? !ZERO.test(update.oldSha) : now !== update.oldSha) {
+          throw new ShipoffError('SHIPOFF_PUSH_RACED', { app: push.app.name, branch: update.ref.replace(/^refs\/heads\//, '') });
+        }
+      },
       source: () => {
         const child = spawn('git', ['archive', '--format=tar', update.newSha], {
           cwd: push.gitDir,

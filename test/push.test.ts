@@ -61,7 +61,7 @@ describe('git push deploys an app', { timeout: 600_000 }, () => {
 
   after(async () => {
     await host?.stop();
-    for (const app of [appName, procApp, `bad-${run}`, `sym-${run}`, `pkg-${run}`, `slow-${run}`]) {
+    for (const app of [appName, procApp, `pair-${run}`, `bad-${run}`, `sym-${run}`, `pkg-${run}`, `slow-${run}`]) {
       for (const id of containersOf(app)) docker('rm', '-f', id);
       const images = docker('images', '-q', '--filter', `label=shipoff.app=${app}`).split('\n').filter(Boolean);
       if (images.length) execFileSync('docker', ['rmi', '-f', ...new Set(images)], { stdio: 'ignore' });
@@ -209,6 +209,43 @@ describe('git push deploys an app', { timeout: 600_000 }, () => {
     assert.ok(killed, r.output);
     assert.notEqual(r.code, 0);
     await eventually('the build container to be removed', () => (containersOf(`slow-${run}`).length === 0 ? true : undefined), 30_000);
+  });
+
+  it('a second push to the same app waits its turn; one that went stale meanwhile is refused', async () => {
+    const pair = `pair-${run}`;
+    /** Starts push `second` once `first` prints `marker`; resolves with both results. */
+    const overlapping = async (first: string, second: string, marker: string) => {
+      let secondPush: ReturnType<typeof push> | undefined;
+      const a = await push(first, [sshUrl(pair), 'main'], sshEnv, (line) => {
+        if (!secondPush && line.includes(marker)) secondPush = push(second, [sshUrl(pair), 'main'], sshEnv);
+      });
+      assert.ok(secondPush, a.output);
+      return { a, b: await secondPush };
+    };
+
+    // The first push fails after a while: the second waits, then deploys.
+    const failing = makeRepo(path.join(dir.path, 'pair-a'), nodeApp('pair a', { scripts: { build: 'echo pair-a-building && sleep 3 && exit 1' } }));
+    const good = makeRepo(path.join(dir.path, 'pair-b'), nodeApp('pair b'));
+    const one = await overlapping(failing, good, 'pair-a-building');
+    assert.notEqual(one.a.code, 0, one.a.output);
+    assert.equal(one.b.code, 0, one.b.output);
+    assert.match(one.b.output, /Waiting for the deploy before this one of pair-/);
+    assert.equal((await getVia(httpPort, `${pair}.localhost`)).body, 'pair b 1m production\n');
+
+    // Both build on the same commit and the first goes live: the second
+    // cannot update the branch any more, so it is refused before building.
+    const stale = path.join(dir.path, 'pair-stale');
+    execFileSync('git', ['clone', '-q', good, stale]);
+    writeFiles(good, nodeApp('pair c', { scripts: { build: 'echo pair-c-building && sleep 3' } }));
+    commitAll(good, 'c');
+    writeFiles(stale, nodeApp('pair d'));
+    commitAll(stale, 'd');
+    const two = await overlapping(good, stale, 'pair-c-building');
+    assert.equal(two.a.code, 0, two.a.output);
+    assert.notEqual(two.b.code, 0, two.b.output);
+    assert.match(two.b.output, /main of pair-\S+ moved while this push waited its turn.*git pull/);
+    assert.doesNotMatch(two.b.output, /Building pair-/);
+    assert.equal((await getVia(httpPort, `${pair}.localhost`)).body, 'pair c 1m production\n');
   });
 
   it('after a host restart, running instances are adopted, not duplicated', async () => {

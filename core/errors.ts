@@ -75,6 +75,7 @@ export const ERRORS = {
   SHIPOFF_RELEASE_UNHEALTHY: spec(EXIT.FAILURE, 502, (d) => `${d.instance} of release v${d.release} did not become healthy: ${d.reason}. The previous release keeps serving`),
   SHIPOFF_RELEASE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} of release v${d.release} could not be started: ${d.reason}. The previous release keeps serving`),
   SHIPOFF_DEPLOY_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the deploy was cancelled (the push went away); nothing changed`),
+  SHIPOFF_PUSH_RACED: spec(EXIT.TEMP_FAIL, 409, (d) => `${d.branch} of ${d.app} moved while this push waited its turn (another push went first); run git pull, then push again`),
   SHIPOFF_NO_PROCESS_TYPES: spec(EXIT.DATA, 400, () => `the build produced no process types; add a Procfile with a line like "web: node server.js"`),
 
   // runtimes

@@ -104,7 +104,7 @@ async function build(options: BuildOptions, tar: PassThrough, started: number): 
     // Attached before start, so not a line of output is missed.
     const attached = await container.attach({ stream: true, stdout: true, stderr: true });
     const drained = collectOutput(docker, attached, output);
-    const status = await runToExit(container, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal);
+    const status = await runToExit(container, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal, options.app);
     // The exit can be reported before the last output arrives.
     await Promise.race([drained, delay(2_000)]);
     if (status !== 0) throw await failureOf(container, status, inputs, output, options);
@@ -167,7 +167,7 @@ async function createBuildContainer(
 
 /** Starts the container and waits for its exit status; a timeout or an abort
  * kills it first and turns into SHIPOFF_BUILD_TIMEOUT / _CANCELLED. */
-async function runToExit(container: Dockerode.Container, timeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
+async function runToExit(container: Dockerode.Container, timeoutMs: number, signal: AbortSignal | undefined, app: string): Promise<number> {
   let reason: 'timeout' | 'cancel' | undefined;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
@@ -190,7 +190,7 @@ async function runToExit(container: Dockerode.Container, timeoutMs: number, sign
     if (status !== null) return status;
     exited.catch(() => undefined);
     await container.kill().catch(() => undefined);
-    if (reason === 'timeout') throw new ShipoffError('SHIPOFF_BUILD_TIMEOUT', { limit: formatDuration(timeoutMs) });
+    if (reason === 'timeout') throw new ShipoffError('SHIPOFF_BUILD_TIMEOUT', { limit: formatDuration(timeoutMs), app });
     throw new ShipoffError('SHIPOFF_BUILD_CANCELLED');
   } finally {
     clearTimeout(timer);

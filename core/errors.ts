@@ -59,6 +59,7 @@ export const ERRORS = {
 
   // things that exist or don't
   SHIPOFF_APP_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} does not exist`),
+  SHIPOFF_ROLE_REQUIRED: spec(EXIT.NO_PERM, 403, (d) => `this needs the ${d.role} role (or owner) on ${d.app}; ask its owner`),
   SHIPOFF_APP_EXISTS: spec(EXIT.DATA, 409, (d) => `App ${d.app} already exists`),
   SHIPOFF_USER_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} does not exist`),
   SHIPOFF_KEY_EXISTS: spec(EXIT.DATA, 409, (d) => `this key (${d.fingerprint}) is already registered to user ${d.user}`),
@@ -99,7 +100,7 @@ export const ERRORS = {
   // buildpacks
   SHIPOFF_BUILD_FAILED: spec(EXIT.FAILURE, 422, (d) => `the build failed (${d.reason})${d.lastLines ? `; its last lines:\n${d.lastLines}` : ''}`),
   SHIPOFF_NO_BUILDPACK: spec(EXIT.DATA, 422, (d) => `no buildpack matched: looked for ${d.lookedFor}`),
-  SHIPOFF_BUILD_TIMEOUT: spec(EXIT.TEMP_FAIL, 504, (d) => `the build took longer than ${d.limit} and was stopped`),
+  SHIPOFF_BUILD_TIMEOUT: spec(EXIT.TEMP_FAIL, 504, (d) => `the build took longer than ${d.limit} and was stopped; if it needs longer: shipoff builds:set ${d.app} timeout SECONDS`),
   SHIPOFF_BUILD_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the build was cancelled`),
   SHIPOFF_UNSAFE_FILE: spec(EXIT.DATA, 422, (d) => `${d.file} is a symbolic link; Shipoff reads it only as a regular file in the repository, so replace the link with the file itself`),
   SHIPOFF_STACK_IMAGE_MISSING: spec(EXIT.UNAVAILABLE, 503, (d) => `the stack image ${d.image} is not in the Docker engine; run scripts/setup to build it`),

@@ -1,6 +1,7 @@
 // The host's configuration: environment variables with defaults, validated
 // once at start so a bad value stops the host with a clear message instead of
 // failing somewhere later.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ShipoffError } from './errors.js';
@@ -17,6 +18,14 @@ export interface Settings {
   databaseUrl: string | undefined;
   /** Builds that may run at once across apps. */
   buildConcurrency: number;
+  /** Limits of one build container. */
+  buildMemoryBytes: number;
+  /** CPUs one build may use; undefined = no limit. */
+  buildCpus: number | undefined;
+  /** Default build timeout; an app's builds:set timeout overrides it. */
+  buildTimeoutSeconds: number;
+  /** CA bundle build containers trust; undefined = the host's bundle, null = none. */
+  buildCaBundle: string | null | undefined;
 }
 
 export interface SettingDoc {
@@ -39,6 +48,10 @@ export const SETTING_DOCS: readonly SettingDoc[] = [
   { name: 'SHIPOFF_HTTP_PORT', default: '8080', description: 'port of the router (apps, git over HTTP, /healthz); 0 picks a free one' },
   { name: 'SHIPOFF_SSH_PORT', default: '2222', description: 'port of the SSH server (git push, admin commands); 0 picks a free one' },
   { name: 'SHIPOFF_BUILD_CONCURRENCY', default: '2', description: 'builds that may run at once across apps (pushes beyond it wait their turn)' },
+  { name: 'SHIPOFF_BUILD_MEMORY', default: '1g', description: 'memory limit of one build container (like 512m, 2g)' },
+  { name: 'SHIPOFF_BUILD_CPUS', default: '(unset: no limit)', description: 'CPUs one build may use (like 1.5)' },
+  { name: 'SHIPOFF_BUILD_TIMEOUT', default: '600', description: 'seconds a build may run; per app: shipoff builds:set APP timeout SECONDS' },
+  { name: 'SHIPOFF_BUILD_CA_BUNDLE', default: '/etc/ssl/certs/ca-certificates.crt if present', description: 'CA certificates builds trust (for TLS-inspecting proxies); "none" for only the stack\'s own' },
   { name: 'DATABASE_URL', default: '(unset: embedded PostgreSQL)', description: 'postgres://user:pass@host:port/db of an external PostgreSQL server' },
 ];
 
@@ -65,6 +78,38 @@ function parseDatabaseUrl(raw: string | undefined): string | undefined {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw bad('DATABASE_URL', 'must start with postgres:// or postgresql://', redact(raw));
   }
+  return raw;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+function parseSize(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const m = /^(\d{1,7})([kmg]?)b?$/i.exec(raw.trim());
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : NaN;
+  if (!(bytes >= 128 * 1024 ** 2 && bytes <= 256 * 1024 ** 3)) throw bad(name, 'must be a size from 128m to 256g, like 512m or 2g', raw);
+  return bytes;
+}
+
+function parseCpus(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,3}(\.\d{1,2})?$/.test(raw) || Number(raw) < 0.1 || Number(raw) > 256) {
+    throw bad('SHIPOFF_BUILD_CPUS', 'must be a number of CPUs from 0.1 to 256, like 1.5', raw);
+  }
+  return Number(raw);
+}
+
+function parseWhole(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,7}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw bad(name, `must be a whole number from ${min} to ${max}`, raw);
+  return Number(raw);
+}
+
+function parseCaBundle(raw: string | undefined): string | null | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'none') return null;
+  if (!path.isAbsolute(raw) || raw.includes('\0')) throw bad('SHIPOFF_BUILD_CA_BUNDLE', 'must be an absolute path to a PEM file, or none', raw);
+  if (!fs.existsSync(raw)) throw bad('SHIPOFF_BUILD_CA_BUNDLE', 'must name a file that exists (or be none)', raw);
   return raw;
 }
 
@@ -97,5 +142,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
     buildConcurrency = Number(rawConcurrency);
   }
-  return { dataDir, domain, httpPort, sshPort, databaseUrl: parseDatabaseUrl(env.DATABASE_URL), buildConcurrency };
+  return {
+    dataDir,
+    domain,
+    httpPort,
+    sshPort,
+    databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
+    buildConcurrency,
+    buildMemoryBytes: parseSize('SHIPOFF_BUILD_MEMORY', env.SHIPOFF_BUILD_MEMORY, 1024 ** 3),
+    buildCpus: parseCpus(env.SHIPOFF_BUILD_CPUS),
+    buildTimeoutSeconds: parseWhole('SHIPOFF_BUILD_TIMEOUT', env.SHIPOFF_BUILD_TIMEOUT, 600, 10, 7200),
+    buildCaBundle: parseCaBundle(env.SHIPOFF_BUILD_CA_BUNDLE),
+  };
 }

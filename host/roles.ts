@@ -69,7 +69,15 @@ export class SharedParts {
       store,
       runtime,
       traffic: this.routes,
-      build: (job) => buildRelease({ docker, ...job }),
+      build: (job) =>
+        buildRelease({
+          docker,
+          memoryBytes: settings.buildMemoryBytes,
+          cpus: settings.buildCpus,
+          caBundle: settings.buildCaBundle,
+          ...job,
+          timeoutMs: job.timeoutMs ?? settings.buildTimeoutSeconds * 1000,
+        }),
       launchArgv,
       dataDir: settings.dataDir,
       log,

@@ -61,7 +61,7 @@ describe('git push deploys an app', { timeout: 600_000 }, () => {
 
   after(async () => {
     await host?.stop();
-    for (const app of [appName, procApp, `pair-${run}`, `bad-${run}`, `sym-${run}`, `pkg-${run}`, `slow-${run}`]) {
+    for (const app of [appName, procApp, `pair-${run}`, `cfg-${run}`, `bad-${run}`, `sym-${run}`, `pkg-${run}`, `slow-${run}`]) {
       for (const id of containersOf(app)) docker('rm', '-f', id);
       const images = docker('images', '-q', '--filter', `label=shipoff.app=${app}`).split('\n').filter(Boolean);
       if (images.length) execFileSync('docker', ['rmi', '-f', ...new Set(images)], { stdio: 'ignore' });
@@ -246,6 +246,60 @@ describe('git push deploys an app', { timeout: 600_000 }, () => {
     assert.match(two.b.output, /main of pair-\S+ moved while this push waited its turn.*git pull/);
     assert.doesNotMatch(two.b.output, /Building pair-/);
     assert.equal((await getVia(httpPort, `${pair}.localhost`)).body, 'pair c 1m production\n');
+  });
+
+  it('per-app settings: deploy branch, build timeout and health check', async () => {
+    const cfg = `cfg-${run}`;
+    const shipoff = (...args: string[]) => runShipoff(args, { env: env() });
+    const repoDir = makeRepo(path.join(dir.path, 'cfg'), nodeApp('cfg v1'));
+    assert.equal((await push(repoDir, [sshUrl(cfg), 'main'], sshEnv)).code, 0);
+
+    // Bad input: a clear error, nothing changed.
+    for (const [args, pattern] of [
+      [['builds:set', cfg, 'timeout', 'soon'], /not a number of seconds from 10 to 7200/],
+      [['git:set', cfg, 'deploy-branch', '../x'], /not a branch name/],
+      [['checks:set', cfg, 'path', 'health'], /not a URL path starting with \//],
+      [['checks:set', cfg, 'colour', 'red'], /no key "colour"; the keys are path, timeout/],
+      [['builds:set', `nope-${run}`, 'timeout', '60'], /App nope-\S+ does not exist/],
+    ] as const) {
+      const r = await shipoff(...args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, pattern);
+    }
+
+    // Another deploy branch: main is stored, production deploys.
+    assert.equal((await shipoff('git:set', cfg, 'deploy-branch', 'production')).code, 0);
+    writeFiles(repoDir, nodeApp('cfg v2'));
+    commitAll(repoDir, 'v2');
+    const stored = await push(repoDir, [sshUrl(cfg), 'main'], sshEnv);
+    assert.match(stored.output, /Storing main without deploying \(cfg-\S+ deploys from production\)/);
+    const deployed = await push(repoDir, [sshUrl(cfg), 'main:production'], sshEnv);
+    assert.equal(deployed.code, 0, deployed.output);
+    assert.equal((await getVia(httpPort, `${cfg}.localhost`)).body, 'cfg v2 1m production\n');
+    assert.equal((await shipoff('git:set', cfg, 'deploy-branch')).code, 0);
+
+    // A build longer than the app's timeout is stopped, and says how to raise it.
+    assert.equal((await shipoff('builds:set', cfg, 'timeout', '10')).code, 0);
+    writeFiles(repoDir, nodeApp('cfg slow', { scripts: { build: 'sleep 60' } }));
+    commitAll(repoDir, 'slow');
+    const slow = await push(repoDir, [sshUrl(cfg), 'main'], sshEnv);
+    assert.notEqual(slow.code, 0, slow.output);
+    assert.match(slow.output, /took longer than 10 s.*builds:set cfg-\S+ timeout SECONDS/);
+    assert.ok(slow.ms < 40_000, `the push took ${slow.ms} ms`);
+    assert.equal((await shipoff('builds:set', cfg, 'timeout')).code, 0);
+
+    // A release failing the app's own health check never takes traffic.
+    assert.equal((await shipoff('checks:set', cfg, 'path', '/health')).code, 0);
+    assert.equal((await shipoff('checks:set', cfg, 'timeout', '3')).code, 0);
+    writeFiles(repoDir, {
+      ...nodeApp('cfg v3'),
+      'server.js': `require('http').createServer((q, s) => { s.statusCode = q.url === '/health' ? 503 : 200; s.end('cfg v3'); }).listen(process.env.PORT);\n`,
+    });
+    commitAll(repoDir, 'unhealthy');
+    const sick = await push(repoDir, [sshUrl(cfg), 'main'], sshEnv);
+    assert.notEqual(sick.code, 0, sick.output);
+    assert.match(sick.output, /did not become healthy.*\/health/);
+    assert.equal((await getVia(httpPort, `${cfg}.localhost`)).body, 'cfg v2 1m production\n');
   });
 
   it('after a host restart, running instances are adopted, not duplicated', async () => {

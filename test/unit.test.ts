@@ -25,7 +25,18 @@ import { tempDir } from './helpers/temp.js';
 describe('settings', () => {
   it('has defaults', () => {
     const s = loadSettings({ SHIPOFF_DATA: '/tmp/x' });
-    assert.deepEqual(s, { dataDir: '/tmp/x', domain: 'localhost', httpPort: 8080, sshPort: 2222, databaseUrl: undefined, buildConcurrency: 2 });
+    assert.deepEqual(s, {
+      dataDir: '/tmp/x',
+      domain: 'localhost',
+      httpPort: 8080,
+      sshPort: 2222,
+      databaseUrl: undefined,
+      buildConcurrency: 2,
+      buildMemoryBytes: 1024 ** 3,
+      buildCpus: undefined,
+      buildTimeoutSeconds: 600,
+      buildCaBundle: undefined,
+    });
   });
 
   it('reads every variable', () => {
@@ -37,6 +48,15 @@ describe('settings', () => {
     assert.equal(s.databaseUrl, 'postgresql://u:p@db:5432/s');
   });
 
+  it('reads the build limits', () => {
+    const s = loadSettings({ SHIPOFF_DATA: '/tmp/x', SHIPOFF_BUILD_MEMORY: '1536m', SHIPOFF_BUILD_CPUS: '1.5', SHIPOFF_BUILD_TIMEOUT: '900', SHIPOFF_BUILD_CA_BUNDLE: 'none' });
+    assert.equal(s.buildMemoryBytes, 1536 * 1024 ** 2);
+    assert.equal(s.buildCpus, 1.5);
+    assert.equal(s.buildTimeoutSeconds, 900);
+    assert.equal(s.buildCaBundle, null);
+    assert.equal(loadSettings({ SHIPOFF_DATA: '/tmp/x', SHIPOFF_BUILD_CA_BUNDLE: '/etc/hostname' }).buildCaBundle, '/etc/hostname');
+  });
+
   for (const [env, pattern] of [
     [{ SHIPOFF_HTTP_PORT: '-1' }, /SHIPOFF_HTTP_PORT/],
     [{ SHIPOFF_HTTP_PORT: '8080x' }, /SHIPOFF_HTTP_PORT/],
@@ -45,6 +65,13 @@ describe('settings', () => {
     [{ SHIPOFF_DOMAIN: '-x.com' }, /SHIPOFF_DOMAIN/],
     [{ SHIPOFF_DATA: '  ' }, /SHIPOFF_DATA/],
     [{ DATABASE_URL: 'http://x' }, /DATABASE_URL/],
+    [{ SHIPOFF_BUILD_MEMORY: '10m' }, /SHIPOFF_BUILD_MEMORY.*128m/],
+    [{ SHIPOFF_BUILD_MEMORY: '1 g' }, /SHIPOFF_BUILD_MEMORY/],
+    [{ SHIPOFF_BUILD_CPUS: '0' }, /SHIPOFF_BUILD_CPUS/],
+    [{ SHIPOFF_BUILD_CPUS: '1e3' }, /SHIPOFF_BUILD_CPUS/],
+    [{ SHIPOFF_BUILD_TIMEOUT: '5' }, /SHIPOFF_BUILD_TIMEOUT.*10 to 7200/],
+    [{ SHIPOFF_BUILD_CA_BUNDLE: 'certs.pem' }, /SHIPOFF_BUILD_CA_BUNDLE.*absolute/],
+    [{ SHIPOFF_BUILD_CA_BUNDLE: '/nonexistent/ca.pem' }, /SHIPOFF_BUILD_CA_BUNDLE.*exists/],
   ] as const) {
     it(`refuses ${JSON.stringify(env)}`, () => {
       assert.throws(() => loadSettings({ SHIPOFF_DATA: '/tmp/x', ...env }), (err: unknown) => {

@@ -61,7 +61,7 @@ describe('git push deploys an app', { timeout: 600_000 }, () => {
 
   after(async () => {
     await host?.stop();
-    for (const app of [appName, procApp, `pair-${run}`, `cfg-${run}`, `bad-${run}`, `sym-${run}`, `pkg-${run}`, `slow-${run}`]) {
+    for (const app of [appName, procApp, `pair-${run}`, `cfg-${run}`, `crash-${run}`, `bad-${run}`, `sym-${run}`, `pkg-${run}`, `slow-${run}`]) {
       for (const id of containersOf(app)) docker('rm', '-f', id);
       const images = docker('images', '-q', '--filter', `label=shipoff.app=${app}`).split('\n').filter(Boolean);
       if (images.length) execFileSync('docker', ['rmi', '-f', ...new Set(images)], { stdio: 'ignore' });
@@ -300,6 +300,24 @@ describe('git push deploys an app', { timeout: 600_000 }, () => {
     assert.notEqual(sick.code, 0, sick.output);
     assert.match(sick.output, /did not become healthy.*\/health/);
     assert.equal((await getVia(httpPort, `${cfg}.localhost`)).body, 'cfg v2 1m production\n');
+  });
+
+  it('a crashed instance is restarted, the crash is logged, and the app answers again', async () => {
+    const crash = `crash-${run}`;
+    const crashRepo = makeRepo(path.join(dir.path, 'crash'), {
+      ...nodeApp('crash'),
+      'server.js': `require('http').createServer((q, s) => { if (q.url === '/crash') process.exit(3); s.end('up ' + process.pid); }).listen(process.env.PORT);\n`,
+    });
+    assert.equal((await push(crashRepo, [sshUrl(crash), 'main'], sshEnv)).code, 0);
+    const before = containersOf(crash, ['label=shipoff.process=web']);
+    await getVia(httpPort, `${crash}.localhost`, '/crash').catch(() => undefined);
+    await eventually('the crash in the host log', () => (new RegExp(`${crash} web\\.1 \\(v1\\) exited with status 3; restarting`).test(host.output()) ? true : undefined));
+    const page = await eventually('the app to answer again', async () => {
+      const r = await getVia(httpPort, `${crash}.localhost`).catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    });
+    assert.match(page.body, /^up \d+$/);
+    assert.deepEqual(containersOf(crash, ['label=shipoff.process=web']), before, 'the same container, restarted in place');
   });
 
   it('after a host restart, running instances are adopted, not duplicated', async () => {

@@ -1,16 +1,20 @@
 // buildRelease: one ephemeral container from the stack image per build. The
 // pushed tree goes into /app, the driver (driver/build) runs the buildpacks
 // as an unprivileged user, and on success the container is committed as the
-// release image shipoff/<app>:v<version>. The container and the host temp
-// directory are removed whatever happens.
+// release image shipoff/<app>:v<version>. When no buildpack claims the app
+// and it has a Dockerfile, the Docker engine builds that instead. The
+// container and the host temp directory are removed whatever happens.
 import { mkdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { ShipoffError } from '../core/errors.js';
 import { buildOnlyEnv, CONTAINER_CA_PATH, createBuildInputs, defaultProxyEnv, resolveCaBundle, type BuildInputs } from './build-inputs.js';
-import { launchArgv } from './launch.js';
+import { IMAGE_DEFAULT_COMMAND, launchArgv } from './launch.js';
 import { collectOutput, LineCollector } from './output-lines.js';
 import { mergeProcessTypes, parseProcfile, parseReleaseYaml } from './process-types.js';
+import { chosenBuildpacks, describeRef, type ChosenBuildpacks } from './buildpack-refs.js';
+import { buildFromDockerfile } from './dockerfile-build.js';
+import { builtinDirs, placeBuildpacks, type PlacedBuildpacks } from './fetch-buildpacks.js';
 import { BUILDPACKS, buildpacksHostDir, describeDetection } from './registry.js';
 import { stackImageRef } from './stack-image.js';
 
@@ -20,8 +24,14 @@ export interface BuildOptions {
   app: string;
   /** Release number: the image is tagged shipoff/<app>:v<version>. */
   version: number;
-  /** A tar of the pushed tree (`git archive --format=tar <sha>`). */
-  source: NodeJS.ReadableStream;
+  /** A tar of the pushed tree (`git archive --format=tar <sha>`). A function
+   * that makes a fresh one each call lets a Dockerfile build read it again. */
+  source: NodeJS.ReadableStream | (() => NodeJS.ReadableStream);
+  /** One regular file of the pushed tree (null when missing or not a regular
+   * file), read before the build: `.buildpacks`. */
+  readSourceFile?: (path: string) => Promise<string | null>;
+  /** Host directory that local buildpack paths must lie in. */
+  localBuildpacksDir?: string;
   /** Host directory for this app's build cache (created if missing), mounted as CACHE_DIR. */
   cacheDir: string;
   /** The app's config vars, given to the buildpacks as ENV_DIR (one file per key). */
@@ -48,6 +58,8 @@ export interface BuildResult {
   imageId: string;
   processTypes: Record<string, string>;
   buildpack: string;
+  /** How the release runs: buildpack images through launchArgv, Dockerfile images as built. */
+  builder: 'buildpack' | 'dockerfile';
   durationMs: number;
 }
 
@@ -66,14 +78,15 @@ const IN_CONTAINER = {
 export async function buildRelease(options: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   // Taken before any await (see holdSource).
-  const tar = holdSource(options.source);
+  const source = typeof options.source === 'function' ? options.source() : options.source;
+  const tar = holdSource(source);
   try {
     return await build(options, tar, started);
   } finally {
     tar.destroy();
     // Whatever was not read is drained, so a producer such as `git archive`
     // is never left blocked on a full pipe.
-    options.source.resume();
+    source.resume();
   }
 }
 
@@ -93,11 +106,16 @@ async function build(options: BuildOptions, tar: PassThrough, started: number): 
   const stackImage = options.stackImage ?? stackImageRef();
   const caBundle = resolveCaBundle(options.caBundle);
   await mkdir(options.cacheDir, { recursive: true, mode: 0o700 });
-  const inputs = await createBuildInputs(options.env, buildOnlyEnv(caBundle, options.proxyEnv ?? defaultProxyEnv()));
+  const proxyEnv = options.proxyEnv ?? defaultProxyEnv();
+  const inputs = await createBuildInputs(options.env, buildOnlyEnv(caBundle, proxyEnv));
   const output = new LineCollector(options.onLine);
   let container: Dockerode.Container | undefined;
   try {
-    container = await createBuildContainer(options, stackImage, inputs, caBundle);
+    const chosen = await chosenBy(options);
+    const placed: PlacedBuildpacks = chosen
+      ? await placeBuildpacks(chosen, inputs.dir, (line) => output.emit(line), signal)
+      : { dirs: builtinDirs(BUILDPACKS.map((bp) => bp.dir)), mounts: [] };
+    container = await createBuildContainer(options, stackImage, inputs, caBundle, chosen ? 'pinned' : 'detect', placed);
     throwIfCancelled(signal);
     await container.putArchive(tar, { path: '/app', ...(signal ? { abortSignal: signal } : {}) });
     throwIfCancelled(signal);
@@ -107,14 +125,21 @@ async function build(options: BuildOptions, tar: PassThrough, started: number): 
     const status = await runToExit(container, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal, options.app);
     // The exit can be reported before the last output arrives.
     await Promise.race([drained, delay(2_000)]);
-    if (status !== 0) throw await failureOf(container, status, inputs, output, options);
+    if (status !== 0) throw await failureOf(container, status, inputs, output, options, chosen, placed);
 
     const buildpack = (await inputs.readOut('buildpack'))?.trim() || 'unknown';
+    const image = `shipoff/${app}:v${version}`;
+    if ((await inputs.readOut('dockerfile')) !== null) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      container = undefined;
+      const processTypes = await discoverProcessTypes(inputs, output, { web: IMAGE_DEFAULT_COMMAND });
+      const imageId = await buildDockerfileRelease(options, image, processTypes, proxyEnv, output);
+      return { image, imageId, processTypes, buildpack, builder: 'dockerfile', durationMs: Date.now() - started };
+    }
     const processTypes = await discoverProcessTypes(inputs, output);
     throwIfCancelled(signal);
-    const image = `shipoff/${app}:v${version}`;
     const imageId = await commitRelease(container, options, processTypes, buildpack);
-    return { image, imageId, processTypes, buildpack, durationMs: Date.now() - started };
+    return { image, imageId, processTypes, buildpack, builder: 'buildpack', durationMs: Date.now() - started };
   } catch (err) {
     throw translateDockerError(err, stackImage);
   } finally {
@@ -123,11 +148,52 @@ async function build(options: BuildOptions, tar: PassThrough, started: number): 
   }
 }
 
+/** The app's own choice of buildpacks (BUILDPACK_URL, `.buildpacks`), if any. */
+async function chosenBy(options: BuildOptions): Promise<ChosenBuildpacks | undefined> {
+  const file = options.env.BUILDPACK_URL ? null : ((await options.readSourceFile?.('.buildpacks')) ?? null);
+  const localRoot = options.localBuildpacksDir ?? '/nonexistent/shipoff-buildpacks';
+  return chosenBuildpacks(options.env, file, localRoot);
+}
+
+async function buildDockerfileRelease(
+  options: BuildOptions,
+  image: string,
+  processTypes: Record<string, string>,
+  proxyEnv: Record<string, string>,
+  output: LineCollector,
+): Promise<string> {
+  if (typeof options.source !== 'function') throw new Error('a Dockerfile build needs options.source as a function, to read the tree again');
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  output.emit('-----> Building the Dockerfile with the Docker engine');
+  const context = options.source();
+  try {
+    return await buildFromDockerfile(
+      {
+        docker: options.docker,
+        context,
+        image,
+        labels: releaseLabels(options, processTypes, 'Dockerfile'),
+        memoryBytes: options.memoryBytes ?? GIB,
+        cpus: options.cpus,
+        timeoutMs,
+        signal: options.signal,
+        proxyEnv,
+        output,
+      },
+      () => new ShipoffError('SHIPOFF_BUILD_TIMEOUT', { limit: formatDuration(timeoutMs), app: options.app }),
+    );
+  } finally {
+    context.resume();
+  }
+}
+
 async function createBuildContainer(
   options: BuildOptions,
   stackImage: string,
   inputs: BuildInputs,
   caBundle: string | null,
+  mode: 'detect' | 'pinned',
+  placed: PlacedBuildpacks,
 ): Promise<Dockerode.Container> {
   const memory = options.memoryBytes ?? GIB;
   const mounts: Dockerode.MountSettings[] = [
@@ -137,9 +203,10 @@ async function createBuildContainer(
     { Type: 'bind', Source: options.cacheDir, Target: IN_CONTAINER.cache, ReadOnly: false },
   ];
   if (caBundle) mounts.push({ Type: 'bind', Source: caBundle, Target: CONTAINER_CA_PATH, ReadOnly: true });
+  mounts.push(...placed.mounts);
   return options.docker.createContainer({
     Image: stackImage,
-    Cmd: [`${IN_CONTAINER.buildpacks}/driver/build`, ...BUILDPACKS.map((bp) => bp.dir)],
+    Cmd: [`${IN_CONTAINER.buildpacks}/driver/build`, mode, ...placed.dirs],
     WorkingDir: '/app',
     Labels: { 'com.shipoff.managed': 'true', 'shipoff.app': options.app, 'shipoff.role': 'build', 'shipoff.release': String(options.version) },
     AttachStdout: true,
@@ -204,12 +271,21 @@ async function failureOf(
   inputs: BuildInputs,
   output: LineCollector,
   options: BuildOptions,
+  chosen: ChosenBuildpacks | undefined,
+  placed: PlacedBuildpacks,
 ): Promise<ShipoffError> {
   const failure = (await inputs.readOut('failure'))?.trim();
   if (failure) {
     const [code, detail = ''] = failure.split('\t');
     if (code === 'SHIPOFF_UNSAFE_FILE') return new ShipoffError('SHIPOFF_UNSAFE_FILE', { file: detail });
-    if (code === 'SHIPOFF_NO_BUILDPACK') return new ShipoffError('SHIPOFF_NO_BUILDPACK', { lookedFor: describeDetection() });
+    if (code === 'SHIPOFF_NO_BUILDPACK') {
+      return new ShipoffError('SHIPOFF_NO_BUILDPACK', { lookedFor: describeDetection(), found: detail.trim().split(/\s+/).filter(Boolean).join(', '), app: options.app });
+    }
+    if (code === 'SHIPOFF_BUILDPACK_NOT_DETECTED' && chosen) {
+      const index = placed.dirs.findIndex((dir) => dir.endsWith(`/${detail}`));
+      const ref = chosen.refs[index];
+      return new ShipoffError('SHIPOFF_BUILDPACK_NOT_DETECTED', { buildpack: ref ? describeRef(ref) : detail, source: chosen.source });
+    }
   }
   let reason = `exit status ${status}`;
   const state = (await container.inspect().catch(() => null))?.State;
@@ -221,8 +297,8 @@ async function failureOf(
   return new ShipoffError('SHIPOFF_BUILD_FAILED', { reason, lastLines, status: String(status) });
 }
 
-async function discoverProcessTypes(inputs: BuildInputs, output: LineCollector): Promise<Record<string, string>> {
-  const defaults = parseReleaseYaml((await inputs.readOut('release.yml')) ?? '');
+async function discoverProcessTypes(inputs: BuildInputs, output: LineCollector, fallback: Record<string, string> = {}): Promise<Record<string, string>> {
+  const defaults = { ...fallback, ...parseReleaseYaml((await inputs.readOut('release.yml')) ?? '') };
   const procfileText = await inputs.readOut('Procfile');
   const procfile = procfileText === null ? null : parseProcfile(procfileText);
   output.emit('-----> Discovering process types');
@@ -230,6 +306,18 @@ async function discoverProcessTypes(inputs: BuildInputs, output: LineCollector):
   const extra = Object.keys(defaults).filter((name) => !procfile || !(name in procfile));
   if (extra.length > 0) output.emit(`       Default types for buildpack -> ${extra.join(', ')}`);
   return mergeProcessTypes(defaults, procfile);
+}
+
+function releaseLabels(options: BuildOptions, processTypes: Record<string, string>, buildpack: string): Record<string, string> {
+  return {
+    ...(options.labels ?? {}),
+    'com.shipoff.managed': 'true',
+    'shipoff.app': options.app,
+    'shipoff.role': 'release',
+    'shipoff.release': String(options.version),
+    'shipoff.process-types': JSON.stringify(processTypes),
+    'shipoff.buildpack': buildpack,
+  };
 }
 
 /** `docker commit` with the release's config. Docker merges the container's
@@ -241,15 +329,7 @@ async function commitRelease(
   processTypes: Record<string, string>,
   buildpack: string,
 ): Promise<string> {
-  const labels: Record<string, string> = {
-    ...(options.labels ?? {}),
-    'com.shipoff.managed': 'true',
-    'shipoff.app': options.app,
-    'shipoff.role': 'release',
-    'shipoff.release': String(options.version),
-    'shipoff.process-types': JSON.stringify(processTypes),
-    'shipoff.buildpack': buildpack,
-  };
+  const labels = releaseLabels(options, processTypes, buildpack);
   const web = processTypes.web;
   const result = (await container.commit({
     _query: { container: container.id, repo: `shipoff/${options.app}`, tag: `v${options.version}`, pause: false, comment: `shipoff ${options.app} v${options.version}` },

@@ -1,11 +1,18 @@
-// How a release image runs a Procfile command: source the buildpacks'
-// .profile.d scripts (PATH, NODE_ENV, ...) and exec the command with bash.
+// How a release image runs a Procfile command. Buildpack images: source the
+// buildpacks' .profile.d scripts (PATH, NODE_ENV, ...) and exec the command
+// with bash. Dockerfile images may have no bash and no .profile.d: their own
+// ENTRYPOINT/CMD, or a Procfile command with /bin/sh.
 
 const LAUNCHER = 'shopt -s nullglob; for f in /app/.profile.d/*.sh; do . "$f"; done; exec bash -c "$1"';
 
-/** The container command for a Procfile command. The command is passed as
- * the positional argument $1, never spliced into the script, so its text is
- * data to the launcher and is parsed once, by the inner `bash -c`. */
-export function launchArgv(command: string): string[] {
+/** A Dockerfile release's `web` when no Procfile names one: run the image as built. */
+export const IMAGE_DEFAULT_COMMAND = '(image default)';
+
+/** The container command for a Procfile command; [] runs the image's own.
+ * The command is passed as the positional argument $1, never spliced into
+ * the script, so its text is data to the launcher and is parsed once, by
+ * the inner `bash -c`. */
+export function launchArgv(command: string, builder: 'buildpack' | 'dockerfile' = 'buildpack'): string[] {
+  if (builder === 'dockerfile') return command === IMAGE_DEFAULT_COMMAND ? [] : ['/bin/sh', '-c', command];
   return ['/bin/bash', '-c', LAUNCHER, 'launch', command];
 }

@@ -17,7 +17,9 @@ export function parseProcfile(text: string): Record<string, string> {
 
 /** The `default_process_types` map of bin/release's YAML. Only that shape is
  * read (a key line, then indented `name: command` lines), which is all the
- * buildpack API uses; a full YAML parser would be a dependency for nothing. */
+ * buildpack API uses; a full YAML parser would be a dependency for nothing.
+ * Several documents (one per buildpack of a multi-buildpack build) merge,
+ * the later buildpack winning, as Heroku's multi buildpack does. */
 export function parseReleaseYaml(text: string): Record<string, string> {
   const types: Record<string, string> = {};
   let inside = false;
@@ -28,7 +30,10 @@ export function parseReleaseYaml(text: string): Record<string, string> {
     }
     if (!inside) continue;
     if (raw.trim() === '' || raw.trim().startsWith('#')) continue;
-    if (!/^\s/.test(raw)) break; // the next top-level key
+    if (!/^\s/.test(raw)) {
+      inside = false; // the next top-level key or document
+      continue;
+    }
     const match = /^\s+([^:\s]+)\s*:\s*(.*?)\s*$/.exec(raw);
     if (!match || !NAME.test(match[1]!) || !match[2]) continue;
     types[match[1]!] = unquote(match[2]);

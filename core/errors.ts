@@ -99,7 +99,21 @@ export const ERRORS = {
 
   // buildpacks
   SHIPOFF_BUILD_FAILED: spec(EXIT.FAILURE, 422, (d) => `the build failed (${d.reason})${d.lastLines ? `; its last lines:\n${d.lastLines}` : ''}`),
-  SHIPOFF_NO_BUILDPACK: spec(EXIT.DATA, 422, (d) => `no buildpack matched: looked for ${d.lookedFor}`),
+  SHIPOFF_NO_BUILDPACK: spec(
+    EXIT.DATA,
+    422,
+    (d) =>
+      `no buildpack matched: looked for ${d.lookedFor}, or a Dockerfile; found ${d.found || 'no files'}. ` +
+      `Add one of those files, or choose a buildpack: shipoff config:set ${d.app} BUILDPACK_URL=<name or git URL>`,
+  ),
+  SHIPOFF_BUILDPACK_INVALID: spec(EXIT.DATA, 422, (d) => `${d.source} names ${JSON.stringify(d.ref)}, which is not a buildpack Shipoff can use: ${d.reason}`),
+  SHIPOFF_BUILDPACK_FETCH: spec(EXIT.UNAVAILABLE, 502, (d) => `could not fetch the buildpack ${d.ref} (from ${d.source}): ${d.reason}`),
+  SHIPOFF_BUILDPACK_NOT_DETECTED: spec(
+    EXIT.DATA,
+    422,
+    (d) => `the buildpack ${d.buildpack} (chosen by ${d.source}) does not detect this app: its bin/detect failed; check that the app has the files it needs, or choose another buildpack`,
+  ),
+  SHIPOFF_DOCKERFILE_BUILD: spec(EXIT.FAILURE, 422, (d) => `docker build of the Dockerfile failed: ${d.reason}${d.lastLines ? `; its last lines:\n${d.lastLines}` : ''}`),
   SHIPOFF_BUILD_TIMEOUT: spec(EXIT.TEMP_FAIL, 504, (d) => `the build took longer than ${d.limit} and was stopped; if it needs longer: shipoff builds:set ${d.app} timeout SECONDS`),
   SHIPOFF_BUILD_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the build was cancelled`),
   SHIPOFF_UNSAFE_FILE: spec(EXIT.DATA, 422, (d) => `${d.file} is a symbolic link; Shipoff reads it only as a regular file in the repository, so replace the link with the file itself`),

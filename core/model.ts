@@ -65,6 +65,7 @@ export interface Deploy {
 
 /** Process type → command, as from a Procfile. */
 export type ProcessTypes = Record<string, string>;
+export type Builder = 'buildpack' | 'dockerfile';
 
 export interface Release {
   id: number;
@@ -72,6 +73,8 @@ export interface Release {
   version: number;
   image: string;
   processTypes: ProcessTypes;
+  /** How its processes start: see launchArgv in buildpacks/launch.ts. */
+  builder: Builder;
   /** Decrypted config vars this release runs with. */
   config: Record<string, string>;
   sourceCommit: string | undefined;

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import {
   type App,
+  type Builder,
   type Deploy,
   formatForTerminal,
   isShipoffError,
@@ -32,7 +33,10 @@ export interface Traffic {
 export interface BuildJob {
   app: string;
   version: number;
-  source: NodeJS.ReadableStream;
+  /** Makes a tar of the pushed tree; called again for a Dockerfile build. */
+  source: () => NodeJS.ReadableStream;
+  /** One regular file of the pushed tree, or null. */
+  readSourceFile: (path: string) => Promise<string | null>;
   cacheDir: string;
   env: Record<string, string>;
   signal: AbortSignal;
@@ -44,6 +48,7 @@ export interface BuiltImage {
   image: string;
   processTypes: Record<string, string>;
   buildpack: string;
+  builder: Builder;
 }
 
 export interface DeployerDeps {
@@ -52,7 +57,7 @@ export interface DeployerDeps {
   traffic: Traffic;
   build: (job: BuildJob) => Promise<BuiltImage>;
   /** argv that runs a Procfile command in a release image. */
-  launchArgv: (command: string) => string[];
+  launchArgv: (command: string, builder: Builder) => string[];
   dataDir: string;
   log: (line: string) => void;
   appUrl: (app: string) => string;
@@ -68,6 +73,8 @@ export interface DeployRequest {
   branch: string;
   /** A tar of the commit's tree, opened when the build starts. */
   source: () => NodeJS.ReadableStream;
+  /** One regular file of the commit's tree (null when missing or not a regular file). */
+  readSourceFile: (path: string) => Promise<string | null>;
   output: (line: string) => void;
   signal: AbortSignal;
   /** Checked once this deploy has the app's turn, before building: throws when
@@ -149,7 +156,8 @@ export class Deployer {
         built = await this.deps.build({
           app: req.app.name,
           version,
-          source: req.source(),
+          source: req.source,
+          readSourceFile: req.readSourceFile,
           cacheDir: path.join(this.deps.dataDir, 'cache', req.app.name),
           env: config,
           signal,
@@ -166,6 +174,7 @@ export class Deployer {
         appId: req.app.id,
         image: built.image,
         processTypes: built.processTypes,
+        builder: built.builder,
         config: await store.config.all(req.app.id),
         sourceCommit: req.commitSha,
         description: `Deploy ${req.commitSha.slice(0, 7)} (${built.buildpack})`,
@@ -270,7 +279,7 @@ export class Deployer {
       processType,
       index,
       image: release.image,
-      command: this.deps.launchArgv(release.processTypes[processType]!),
+      command: this.deps.launchArgv(release.processTypes[processType]!, release.builder),
       env: { ...release.config, SHIPOFF_APP: app, SHIPOFF_RELEASE: `v${release.version}`, DYNO: `${processType}.${index}` },
       port: processType === 'web' ? WEB_PORT : undefined,
       memoryBytes: DEFAULT_MEMORY,

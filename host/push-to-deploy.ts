@@ -26,6 +26,25 @@ async function hasBranch(push: PushRequest, branch: string): Promise<boolean> {
   return (await refValue(push, `refs/heads/${branch}`)) !== undefined;
 }
 
+const MAX_SOURCE_FILE = 64 * 1024;
+
+/** A small regular file of the pushed commit (not a symlink, not a directory),
+ * or null. Read with the hook's environment, like the tree itself. */
+async function readTreeFile(push: PushRequest, sha: string, file: string): Promise<string | null> {
+  const env = { ...process.env, ...push.gitEnv };
+  try {
+    const { stdout } = await run('git', ['ls-tree', '-z', sha, '--', file], { cwd: push.gitDir, env });
+    const entry = /^(\d+) blob ([0-9a-f]+)\t/.exec(stdout);
+    if (!entry || (entry[1] !== '100644' && entry[1] !== '100755')) return null;
+    const { stdout: size } = await run('git', ['cat-file', '-s', entry[2]!], { cwd: push.gitDir, env });
+    if (Number(size) > MAX_SOURCE_FILE) return null;
+    const { stdout: text } = await run('git', ['cat-file', 'blob', entry[2]!], { cwd: push.gitDir, env, encoding: 'utf8' });
+    return text;
+  } catch {
+    return null;
+  }
+}
+
 /** The ref this push deploys, if any. */
 export async function deployRefOf(push: PushRequest): Promise<string | undefined> {
   const wanted = `refs/heads/${push.app.deployBranch}`;
@@ -69,6 +88,7 @@ export function pushHandler(deployer: Deployer) {
           throw new ShipoffError('SHIPOFF_PUSH_RACED', { app: push.app.name, branch: update.ref.replace(/^refs\/heads\//, '') });
         }
       },
+      readSourceFile: (file) => readTreeFile(push, update.newSha, file),
       source: () => {
         const child = spawn('git', ['archive', '--format=tar', update.newSha], {
           cwd: push.gitDir,

@@ -1,6 +1,7 @@
 // A host runs roles (deployer, git daemon, router) over one store. `shipoff
 // up` runs them all in one process; `shipoff router` runs one. This is the
 // composition root: the only place that wires parts to each other.
+import path from 'node:path';
 import Dockerode from 'dockerode';
 import { ShipoffError, type Settings, type Store } from '../core/index.js';
 import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
@@ -75,6 +76,7 @@ export class SharedParts {
           memoryBytes: settings.buildMemoryBytes,
           cpus: settings.buildCpus,
           caBundle: settings.buildCaBundle,
+          localBuildpacksDir: path.join(settings.dataDir, 'buildpacks'),
           ...job,
           timeoutMs: job.timeoutMs ?? settings.buildTimeoutSeconds * 1000,
         }),

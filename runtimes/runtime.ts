@@ -9,7 +9,7 @@ export interface InstanceSpec {
   /** Index within the process type: web.1, web.2, ... */
   index: number;
   image: string;
-  /** argv run in the image, without any shell on the host. */
+  /** argv run in the image, without any shell on the host; [] runs the image's own command. */
   command: string[];
   env: Record<string, string>;
   /** Set for process types that serve HTTP (web): the port the app listens on. */

@@ -2,7 +2,7 @@
 // immutable result: image, process types, config snapshot).
 import { assertTransition, type DeployState } from '../deploy-state.js';
 import { ShipoffError } from '../errors.js';
-import type { Deploy, ProcessTypes, Release } from '../model.js';
+import type { Builder, Deploy, ProcessTypes, Release } from '../model.js';
 import { open, seal } from '../secrets.js';
 import { type Db, ILLEGAL_TRANSITION, pgErrorOf, UNIQUE_VIOLATION } from './db.js';
 
@@ -44,6 +44,7 @@ interface ReleaseRow {
   version: number;
   image: string;
   process_types: ProcessTypes;
+  builder: Builder;
   config_snapshot: Buffer;
   source_commit: string | null;
   description: string;
@@ -64,6 +65,7 @@ export interface NewRelease {
   appId: number;
   image: string;
   processTypes: ProcessTypes;
+  builder?: Builder;
   config: Record<string, string>;
   sourceCommit?: string;
   description?: string;
@@ -172,9 +174,9 @@ export class DeploysRepo {
       const version = next.rows[0]!.v;
       const sealed = seal(this.masterKey, JSON.stringify(n.config), snapshotContext(n.appId, version));
       const r = await tx.query<ReleaseRow>(
-        `INSERT INTO releases (app_id, version, image, process_types, config_snapshot, source_commit, description, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-        [n.appId, version, n.image, JSON.stringify(n.processTypes), sealed, n.sourceCommit ?? null, n.description ?? '', n.createdBy ?? null],
+        `INSERT INTO releases (app_id, version, image, process_types, builder, config_snapshot, source_commit, description, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        [n.appId, version, n.image, JSON.stringify(n.processTypes), n.builder ?? 'buildpack', sealed, n.sourceCommit ?? null, n.description ?? '', n.createdBy ?? null],
       );
       return this.toRelease(r.rows[0]!);
     });
@@ -217,6 +219,7 @@ export class DeploysRepo {
       version: r.version,
       image: r.image,
       processTypes: r.process_types,
+      builder: r.builder,
       config,
       sourceCommit: r.source_commit ?? undefined,
       description: r.description,

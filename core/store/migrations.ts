@@ -164,6 +164,15 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_app ON audit_events (app_name, id DESC);
 `,
   },
+  {
+    version: 2,
+    name: 'releases record how they were built',
+    sql: /* sql */ `
+-- buildpack: processes run through the buildpacks' launcher (.profile.d, bash);
+-- dockerfile: the image's own ENTRYPOINT/CMD, Procfile commands with /bin/sh.
+ALTER TABLE releases ADD COLUMN builder text NOT NULL DEFAULT 'buildpack' CHECK (builder IN ('buildpack', 'dockerfile'));
+`,
+  },
 ];
 
 const LOCK_KEY = 'shipoff:migrations';

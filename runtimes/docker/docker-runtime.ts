@@ -78,9 +78,9 @@ export class DockerRuntime implements Runtime {
       this.docker.createContainer({
         name: containerName(spec, randomBytes(3).toString('hex')),
         Image: spec.image,
-        Cmd: spec.command,
+        // Empty: the image's own CMD. The working directory is the image's too.
+        ...(spec.command.length > 0 ? { Cmd: spec.command } : {}),
         Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        WorkingDir: '/app',
         Labels: instanceLabels(spec, this.hostId),
         HostConfig: {
           NetworkMode: await this.ensureNetwork(),

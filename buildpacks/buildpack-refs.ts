@@ -8,8 +8,8 @@
 // References are user input: they never reach a shell, and a host path must
 // stay inside the buildpacks directory, so an app cannot borrow another app's
 // repository or any other file of the host as a "buildpack".
-import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { ShipoffError } from '../core/errors.js';
 import { BUILDPACKS, type Buildpack } from './registry.js';
 
@@ -84,7 +84,10 @@ export function parseBuildpackRef(text: string, source: string, localRoot: strin
   if (REMOTE_URL.test(location)) return { kind: 'git', text, url: location, ref };
   if (location.startsWith('file://') || isAbsolute(location)) {
     const path = insideRoot(decodeFileUrl(location), localRoot, invalid);
-    return statSync(path).isDirectory() && !ref && isBuildpackDir(path) ? { kind: 'dir', text, path } : { kind: 'git', text, url: path, ref };
+    // A repository is cloned, so what runs is what was committed (at #ref).
+    if (isGitRepository(path) || ref !== undefined) return { kind: 'git', text, url: path, ref };
+    if (isBuildpackDir(path)) return { kind: 'dir', text, path };
+    throw invalid('it is neither a git repository nor a directory with bin/detect and bin/compile');
   }
   const names = BUILDPACKS.map((bp) => bp.dir).join(', ');
   throw invalid(`use one of Shipoff's buildpacks (${names}), an https:// or git:// URL, or a path under ${localRoot}`);
@@ -116,6 +119,10 @@ function insideRoot(path: string, root: string, invalid: (reason: string) => Err
   const rel = relative(realRoot, real);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw invalid(`local buildpacks must be under ${root}`);
   return real;
+}
+
+function isGitRepository(path: string): boolean {
+  return existsSync(join(path, '.git')) || (existsSync(join(path, 'HEAD')) && existsSync(join(path, 'objects')));
 }
 
 function isBuildpackDir(path: string): boolean {

@@ -109,7 +109,15 @@ async function checkContract(dir: string, ref: BuildpackRef, source: string): Pr
       reason: `it has no ${missing.map((m) => `bin/${m}`).join(' or ')} (the Heroku buildpack contract needs bin/detect and bin/compile)`,
     });
   }
-  if (ref.kind !== 'git') return; // a host directory is mounted as it is
+  if (ref.kind !== 'git') {
+    // A host directory is mounted as it is, so its scripts must already run.
+    for (const name of ['detect', 'compile']) {
+      if (((await stat(join(bin, name))).mode & 0o111) === 0) {
+        throw new ShipoffError('SHIPOFF_BUILDPACK_INVALID', { source, ref: describeRef(ref), reason: `bin/${name} is not executable (chmod +x it)` });
+      }
+    }
+    return;
+  }
   for (const name of have) {
     const file = join(bin, name);
     if ((await stat(file)).isFile()) await chmod(file, 0o755);

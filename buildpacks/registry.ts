@@ -16,7 +16,7 @@ export const BUILDPACKS: readonly Buildpack[] = Object.freeze([
   { name: 'Node.js', dir: 'node', looksFor: 'package.json' },
   { name: 'Python', dir: 'python', looksFor: 'requirements.txt, pyproject.toml, Pipfile' },
   { name: 'PHP', dir: 'php', looksFor: 'composer.json, index.php' },
-  { name: 'Static site', dir: 'static', looksFor: 'index.html' },
+  { name: 'Static site', dir: 'static', looksFor: 'index.html, static.json' },
 ]);
 
 /** "package.json (Node.js), index.html (Static site)" */

@@ -213,7 +213,7 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
     const result = assertOk(outcome);
     assert.match(outcome.output, /^-----> Static site app detected$/m);
     assert.equal(result.buildpack, 'Static site');
-    assert.match(result.processTypes.web ?? '', /http\.server "\$PORT"/);
+    assert.equal(result.processTypes.web, 'node .shipoff/static-server.js');
   });
 
   for (const [file, files] of [

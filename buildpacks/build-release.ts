@@ -354,6 +354,11 @@ function translateDockerError(err: unknown, stackImage: string): unknown {
   if (err instanceof ShipoffError) return err;
   const e = err as { statusCode?: number; message?: string; name?: string } | null;
   if (e?.name === 'AbortError') return new ShipoffError('SHIPOFF_BUILD_CANCELLED', {}, { cause: err });
+  // Docker refuses to unpack a tar whose links lead out of the target directory.
+  const symlink = /invalid symlink "?\/app\/([^"\s]+)"? -> "?([^"\s]+)"?/.exec(e?.message ?? '');
+  if (symlink || /invalid symlink/i.test(e?.message ?? '')) {
+    return new ShipoffError('SHIPOFF_UNSAFE_SYMLINK', { detail: symlink ? `${symlink[1]} -> ${symlink[2]}` : 'see the repository' }, { cause: err });
+  }
   if (e?.statusCode === 404 && /no such image/i.test(e.message ?? '')) {
     return new ShipoffError('SHIPOFF_STACK_IMAGE_MISSING', { image: stackImage }, { cause: err });
   }

@@ -251,6 +251,16 @@ describe('choosing buildpacks (real Docker, real git)', { timeout: 300_000 }, ()
     await assert.rejects(docker.getImage(`shipoff/${APP}:v9`).inspect(), 'no image for a failed build');
   });
 
+  it('a symlink that leads out of the app is refused with a clear error, and no container is left', async () => {
+    commitTree(app, { 'index.html': 'x' });
+    fs.symlinkSync('../..', path.join(app, 'up'));
+    gitIn(app, 'add', '-A');
+    gitIn(app, 'commit', '-qm', 'link out');
+    const outcome = await build(app, 11);
+    assertFails(outcome, 'SHIPOFF_UNSAFE_SYMLINK', /points outside the app \(up -> \.\.\/\.\.\)/);
+    assert.deepEqual(await buildContainers(), []);
+  });
+
   it('nothing matches: the error lists what was looked for and what was found', async () => {
     commitTree(app, { 'README.md': '# hi', 'notes.txt': 'x', 'src/main.rs': 'fn main() {}' });
     const outcome = await build(app, 10);

@@ -97,6 +97,12 @@ export const ERRORS = {
   SHIPOFF_BAD_GIT_REQUEST: spec(EXIT.USAGE, 400, (d) => `${d.reason}`),
   SHIPOFF_HOOK_UNAUTHORIZED: spec(EXIT.NO_PERM, 403, (d) => `this push did not come through Shipoff's git daemon (${d.reason}); push over SSH or HTTP`),
 
+  // router
+  SHIPOFF_NO_SUCH_APP: spec(EXIT.NO_INPUT, 404, (d) => `No app answers at ${d.host || 'this address'}`),
+  SHIPOFF_APP_NOT_RUNNING: spec(EXIT.TEMP_FAIL, 503, (d) => `App ${d.app} is not running`),
+  SHIPOFF_BAD_GATEWAY: spec(EXIT.UNAVAILABLE, 502, (d) => `App ${d.app} did not answer`),
+  SHIPOFF_UPSTREAM_TIMEOUT: spec(EXIT.TEMP_FAIL, 504, (d) => `App ${d.app} did not answer within ${d.limit}`),
+
   // buildpacks
   SHIPOFF_BUILD_FAILED: spec(EXIT.FAILURE, 422, (d) => `the build failed (${d.reason})${d.lastLines ? `; its last lines:\n${d.lastLines}` : ''}`),
   SHIPOFF_NO_BUILDPACK: spec(
@@ -117,6 +123,11 @@ export const ERRORS = {
   SHIPOFF_BUILD_TIMEOUT: spec(EXIT.TEMP_FAIL, 504, (d) => `the build took longer than ${d.limit} and was stopped; if it needs longer: shipoff builds:set ${d.app} timeout SECONDS`),
   SHIPOFF_BUILD_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the build was cancelled`),
   SHIPOFF_UNSAFE_FILE: spec(EXIT.DATA, 422, (d) => `${d.file} is a symbolic link; Shipoff reads it only as a regular file in the repository, so replace the link with the file itself`),
+  SHIPOFF_UNSAFE_SYMLINK: spec(
+    EXIT.DATA,
+    422,
+    (d) => `the repository holds a symbolic link that points outside the app (${d.detail}); Shipoff refuses it: make the link point inside the repository, or commit the file itself`,
+  ),
   SHIPOFF_STACK_IMAGE_MISSING: spec(EXIT.UNAVAILABLE, 503, (d) => `the stack image ${d.image} is not in the Docker engine; run scripts/setup to build it`),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stackImageRef } from '../buildpacks/index.js';
 import { nodeApp } from './helpers/apps.js';
+import { composerLock, PHP_FRONT_CONTROLLER, PHP_HELLO, PHP_UNMET_VERSION, PHP_WITH_DEPENDENCY } from './helpers/php-samples.js';
+import { STATIC_SITE, STATIC_SPA } from './helpers/static-samples.js';
 import { startPushingHost, type PushingHost } from './helpers/pushing-host.js';
 
 const run = `b${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -77,5 +79,52 @@ describe('git push builds every kind of app', { timeout: 900_000 }, () => {
     const fixed = await host.pushApp(app, nodeApp('now node'));
     assertLive(fixed, app);
     assert.equal((await host.get(app)).body, 'now node 1m production\n');
+  });
+
+  it('PHP without dependencies, then with a composer path repository; an unmet PHP version keeps the old release', async () => {
+    const app = `php-${run}`;
+    const hello = await host.pushApp(app, PHP_HELLO);
+    assertLive(hello, app);
+    assert.match(hello.output, /remote: -----> PHP app detected/);
+    const page = await host.get(app);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /^Hello from PHP 8\.2/);
+    assert.equal((await host.get(app, '/.env')).status, 404, 'dotfiles are not served');
+
+    const withDependency = { ...PHP_WITH_DEPENDENCY, 'composer.lock': composerLock(PHP_WITH_DEPENDENCY, stackImageRef()) };
+    const deps = await host.pushApp(app, withDependency);
+    assertLive(deps, app);
+    assert.match(deps.output, /remote: .*composer install/);
+    const depPage = await host.get(app);
+    assert.equal(depPage.status, 200, depPage.body);
+
+    const unmet = await host.pushApp(app, PHP_UNMET_VERSION);
+    assertRejected(unmet, /requires PHP ">=8\.3"/);
+    assert.deepEqual(await host.get(app), depPage, 'the previous release keeps serving');
+  });
+
+  it('a PHP front controller answers every path through public/index.php', async () => {
+    const app = `phpfc-${run}`;
+    assertLive(await host.pushApp(app, PHP_FRONT_CONTROLLER), app);
+    assert.match((await host.get(app, '/users/42')).body, /^route: \/users\/42\n/);
+    assert.equal((await host.get(app, '/assets/site.css')).body, 'body { margin: 0; }\n');
+    assert.doesNotMatch((await host.get(app, '/../src/secret.php')).body, /outside the docroot/);
+  });
+
+  it('a static site and a single-page app answer through the router', async () => {
+    const site = `static-${run}`;
+    const r = await host.pushApp(site, STATIC_SITE);
+    assertLive(r, site);
+    assert.match(r.output, /remote: -----> Static site app detected/);
+    assert.match((await host.get(site)).body, /Hello from a static site/);
+    assert.equal((await host.get(site, '/.env')).status, 404);
+
+    const spa = `spa-${run}`;
+    assertLive(await host.pushApp(spa, STATIC_SPA), spa);
+    const deep = await host.get(spa, '/settings/profile');
+    assert.equal(deep.status, 200);
+    assert.match(deep.body, /single page app shell/, 'SPA fallback to index.html');
+    assert.equal((await host.get(spa, '/src/main.js')).status, 200, 'outside the root: the fallback, not the file');
+    assert.doesNotMatch((await host.get(spa, '/src/main.js')).body, /the source/);
   });
 });

@@ -14,7 +14,7 @@ export interface Buildpack {
 
 export const BUILDPACKS: readonly Buildpack[] = Object.freeze([
   { name: 'Node.js', dir: 'node', looksFor: 'package.json' },
-  { name: 'Python', dir: 'python', looksFor: 'requirements.txt, pyproject.toml, Pipfile' },
+  { name: 'Python', dir: 'python', looksFor: 'requirements.txt, pyproject.toml, Pipfile, poetry.lock, uv.lock, setup.py' },
   { name: 'PHP', dir: 'php', looksFor: 'composer.json, index.php' },
   { name: 'Static site', dir: 'static', looksFor: 'index.html, static.json' },
 ]);

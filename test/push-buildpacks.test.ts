@@ -10,6 +10,8 @@ import { stackImageRef } from '../buildpacks/index.js';
 import { nodeApp } from './helpers/apps.js';
 import { composerLock, PHP_FRONT_CONTROLLER, PHP_HELLO, PHP_UNMET_VERSION, PHP_WITH_DEPENDENCY } from './helpers/php-samples.js';
 import { STATIC_SITE, STATIC_SPA } from './helpers/static-samples.js';
+import { servePythonIndex, type PythonIndex } from './helpers/python-index.js';
+import { buildTestWheels, expectedBody, requirementsApp } from './helpers/python-samples.js';
 import { startPushingHost, type PushingHost } from './helpers/pushing-host.js';
 
 const run = `b${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -126,5 +128,40 @@ describe('git push builds every kind of app', { timeout: 900_000 }, () => {
     assert.match(deep.body, /single page app shell/, 'SPA fallback to index.html');
     assert.equal((await host.get(spa, '/src/main.js')).status, 200, 'outside the root: the fallback, not the file');
     assert.doesNotMatch((await host.get(spa, '/src/main.js')).body, /the source/);
+  });
+
+  describe('Python, from the tests\' own package index', () => {
+    let index: PythonIndex;
+    before(async () => {
+      index = await servePythonIndex(buildTestWheels(path.join(host.scratch, 'wheels')));
+    });
+    after(async () => {
+      await index?.close();
+    });
+
+    // No config vars yet: the index is named in requirements.txt, which pip reads too.
+    const withIndex = (files: Record<string, string>): Record<string, string> => ({
+      ...files,
+      'requirements.txt': `--index-url ${index.url}\n--trusted-host ${index.trustedHost}\n${files['requirements.txt']}`,
+    });
+
+    it('installs a dependency with pip, answers, and reuses the virtualenv on a re-push; a missing package keeps the old release', async () => {
+      const app = `python-${run}`;
+      const first = await host.pushApp(app, withIndex(requirementsApp('first push')));
+      assertLive(first, app);
+      assert.match(first.output, /remote: -----> Python app detected/);
+      assert.deepEqual(await host.get(app), { status: 200, body: expectedBody('first push') });
+
+      const downloads = index.requests.filter((p) => p.endsWith('.whl')).length;
+      const again = await host.pushApp(app, withIndex(requirementsApp('second push')));
+      assertLive(again, app);
+      assert.equal(index.requests.filter((p) => p.endsWith('.whl')).length, downloads, 'no wheel downloaded again');
+      assert.deepEqual(await host.get(app), { status: 200, body: expectedBody('second push') });
+
+      const missing = requirementsApp('never');
+      missing['requirements.txt'] += 'shipoff-does-not-exist==1.0\n';
+      assertRejected(await host.pushApp(app, withIndex(missing)), /shipoff-does-not-exist/);
+      assert.deepEqual(await host.get(app), { status: 200, body: expectedBody('second push') });
+    });
   });
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stackImageRef } from '../buildpacks/index.js';
 import { nodeApp } from './helpers/apps.js';
+import { enginesApp, pnpmApp, spaApp, yarnApp } from './helpers/node-samples.js';
 import { composerLock, PHP_FRONT_CONTROLLER, PHP_HELLO, PHP_UNMET_VERSION, PHP_WITH_DEPENDENCY } from './helpers/php-samples.js';
 import { STATIC_SITE, STATIC_SPA } from './helpers/static-samples.js';
 import { servePythonIndex, type PythonIndex } from './helpers/python-index.js';
@@ -36,6 +37,48 @@ describe('git push builds every kind of app', { timeout: 900_000 }, () => {
 
   after(async () => {
     await host?.close();
+  });
+
+  it('Node with yarn and pnpm: devDependencies build, are pruned, and the release answers', async () => {
+    for (const [kind, files] of [['yarn', yarnApp()], ['pnpm', pnpmApp()]] as const) {
+      const app = `${kind}-${run}`;
+      const r = await host.pushApp(app, files);
+      assertLive(r, app);
+      assert.match(r.output, new RegExp(`remote: .*${kind} \\d+\\.\\d+\\.\\d+`), `the ${kind} version is printed`);
+      const facts = JSON.parse((await host.get(app)).body) as Record<string, string>;
+      assert.equal(facts.env, 'production');
+      assert.equal(facts.ms, '1m');
+      assert.equal(facts.devDependency, 'absent', 'devDependencies pruned');
+    }
+  });
+
+  it('engines.node picks another Node.js than the default, and a re-push reuses the cache (output and time)', async () => {
+    const app = `engines-${run}`;
+    const first = await host.pushApp(app, enginesApp('22.x'));
+    assertLive(first, app);
+    assert.match(first.output, /remote: .*node 22\.\d+\.\d+ \(engines\.node: 22\.x\)/);
+    assert.match(JSON.parse((await host.get(app)).body).node, /^v22\./);
+
+    const files = enginesApp('22.x');
+    files['server.js'] += '// a one-line change\n';
+    const again = await host.pushApp(app, files);
+    assertLive(again, app);
+    assert.match(again.output, /remote: -----> Restoring cache/);
+    assert.doesNotMatch(again.output, /remote: .*(npm ci|added \d+ package)/, 'nothing installed');
+    console.log(`engines app: first push ${first.ms} ms, re-push ${again.ms} ms`);
+    assert.ok(again.ms < first.ms, `the re-push (${again.ms} ms) is faster than the first (${first.ms} ms)`);
+
+    const unsatisfiable = await host.pushApp(app, enginesApp('>=99'));
+    assertRejected(unsatisfiable, /No Node\.js version matches engines\.node/);
+    assert.match(JSON.parse((await host.get(app)).body).node, /^v22\./, 'the previous release keeps serving');
+  });
+
+  it('a Vite-style SPA is built by the Node.js buildpack and served from dist/ with a fallback', async () => {
+    const app = `vite-${run}`;
+    assertLive(await host.pushApp(app, spaApp()), app);
+    const deep = await host.get(app, '/some/client/route');
+    assert.equal(deep.status, 200);
+    assert.match(deep.body, /<div id="app">/);
   });
 
   it('a Dockerfile app is built by the Docker engine and answers through the router', async () => {

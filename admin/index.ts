@@ -1,6 +1,7 @@
 // The public entry of admin/: the command registry and the admin commands.
 import { appSettingCommands } from './commands/app-settings.js';
 import { keyCommands } from './commands/keys.js';
+import { psAutosleep } from './commands/ps-autosleep.js';
 import { tokenCommands } from './commands/tokens.js';
 import { CommandRegistry } from './registry.js';
 
@@ -8,5 +9,5 @@ export * from './registry.js';
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {
-  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands);
+  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep);
 }

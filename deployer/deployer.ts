@@ -228,14 +228,29 @@ export class Deployer {
     }
   }
 
-  /** Starts every instance of a release and waits until the web ones answer. On failure, stops what it started. */
-  private async startRelease(app: App, release: Release, out: DeployOutput, signal: AbortSignal): Promise<Instance[]> {
+  /** The live release's web instances, started afresh for an app that slept
+   * with nothing left to wake (scale to zero); checked like a deploy's. */
+  async startWeb(appName: string): Promise<Instance[]> {
+    const app = await this.deps.store.apps.find(appName);
+    const live = app && (await this.deps.store.deploys.liveRelease(app.id));
+    if (!app || !live) throw new ShipoffError('SHIPOFF_APP_NOT_RUNNING', { app: appName });
+    // Instances of the live release that are down (parked, exited) are replaced.
+    const down = (await this.deps.runtime.list(appName)).filter((i) => i.processType === 'web' && !isUp(i));
+    await Promise.all(down.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
+    const quiet = new DeployOutput(() => {}, undefined, this.deps.log);
+    return this.startRelease(app, live, quiet, new AbortController().signal, ['web']);
+  }
+
+  /** Starts every instance of a release (or of the given process types) and
+   * waits until the web ones answer. On failure, stops what it started. */
+  private async startRelease(app: App, release: Release, out: DeployOutput, signal: AbortSignal, only?: string[]): Promise<Instance[]> {
     const { runtime } = this.deps;
     const formation = await this.deps.store.apps.formation(app.id);
     const check = healthCheckOf(app);
     const started: Instance[] = [];
     try {
       for (const [type, count] of desiredCounts(release.processTypes, formation)) {
+        if (only && !only.includes(type)) continue;
         for (let index = 1; index <= count; index++) {
           if (signal.aborted) throw signal.reason;
           const spec = this.specFor(app.name, release, type, index);

@@ -41,6 +41,11 @@ export interface Runtime {
   /** Freezes an idle instance (the warm tier of scale to zero) and thaws it. */
   pause(instanceId: string): Promise<void>;
   resume(instanceId: string): Promise<void>;
+  /** Stops an idle instance's process but keeps the instance (the cold tier):
+   * unpark starts the same one again, faster than starting a new one. */
+  park(instanceId: string, graceMs?: number): Promise<void>;
+  /** Starts a parked instance again; its address may have changed. */
+  unpark(instanceId: string): Promise<Instance>;
   /** Every instance this host owns (and only those), for one app or all. */
   list(app?: string): Promise<Instance[]>;
   /** Follows an instance's output, line by line, until the signal aborts. */

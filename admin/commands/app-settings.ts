@@ -62,7 +62,7 @@ const NAMESPACES: Record<string, Record<string, SettingKey>> = {
   },
 };
 
-async function appForChange(ctx: CommandContext, store: Repos, name: string): Promise<App> {
+export async function appForChange(ctx: CommandContext, store: Repos, name: string): Promise<App> {
   assertAppName(name);
   const app = await store.apps.find(name);
   if (!app) throw new ShipoffError('SHIPOFF_APP_NOT_FOUND', { app: name });

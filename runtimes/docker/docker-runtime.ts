@@ -143,6 +143,25 @@ export class DockerRuntime implements Runtime {
     if (info.State.Paused) await this.call(() => this.docker.getContainer(info.Id).unpause());
   }
 
+  async park(instanceId: string, graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    const info = await this.mustInspect(instanceId);
+    await this.forget(info.Id, async () => {
+      const container = this.docker.getContainer(info.Id);
+      if (info.State.Paused) await container.unpause().catch(() => {});
+      await container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }).catch(ignore(304));
+    });
+  }
+
+  async unpark(instanceId: string): Promise<Instance> {
+    const info = await this.mustInspect(instanceId);
+    const container = this.docker.getContainer(info.Id);
+    // Started by us: its earlier `die` (from park) was not a crash, and this start is no restart.
+    clearTimeout(this.stopping.get(info.Id));
+    this.stopping.delete(info.Id);
+    await this.call(() => container.start()).catch(ignore(304));
+    return this.whenStarted(container);
+  }
+
   async list(app?: string): Promise<Instance[]> {
     const found = await this.call(() => this.docker.listContainers({ all: true, filters: { label: instanceFilter(this.hostId, app) } }));
     return found.filter((c) => isInstance(c.Labels, this.hostId)).map((c) => instanceFromSummary(c, this.network));

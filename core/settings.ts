@@ -26,6 +26,8 @@ export interface Settings {
   buildTimeoutSeconds: number;
   /** CA bundle build containers trust; undefined = the host's bundle, null = none. */
   buildCaBundle: string | null | undefined;
+  /** Seconds an app may take to start answering a request (or between two chunks of its answer) before the router says 504. */
+  upstreamTimeoutSeconds: number;
 }
 
 export interface SettingDoc {
@@ -52,6 +54,7 @@ export const SETTING_DOCS: readonly SettingDoc[] = [
   { name: 'SHIPOFF_BUILD_CPUS', default: '(unset: no limit)', description: 'CPUs one build may use (like 1.5)' },
   { name: 'SHIPOFF_BUILD_TIMEOUT', default: '600', description: 'seconds a build may run; per app: shipoff builds:set APP timeout SECONDS' },
   { name: 'SHIPOFF_BUILD_CA_BUNDLE', default: '/etc/ssl/certs/ca-certificates.crt if present', description: 'CA certificates builds trust (for TLS-inspecting proxies); "none" for only the stack\'s own' },
+  { name: 'SHIPOFF_UPSTREAM_TIMEOUT', default: '60', description: 'seconds an app may take to answer a request through the router before a 504' },
   { name: 'DATABASE_URL', default: '(unset: embedded PostgreSQL)', description: 'postgres://user:pass@host:port/db of an external PostgreSQL server' },
 ];
 
@@ -153,5 +156,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     buildCpus: parseCpus(env.SHIPOFF_BUILD_CPUS),
     buildTimeoutSeconds: parseWhole('SHIPOFF_BUILD_TIMEOUT', env.SHIPOFF_BUILD_TIMEOUT, 600, 10, 7200),
     buildCaBundle: parseCaBundle(env.SHIPOFF_BUILD_CA_BUNDLE),
+    upstreamTimeoutSeconds: parseWhole('SHIPOFF_UPSTREAM_TIMEOUT', env.SHIPOFF_UPSTREAM_TIMEOUT, 60, 1, 3600),
   };
 }

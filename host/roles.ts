@@ -7,7 +7,7 @@ import { ShipoffError, type Settings, type Store } from '../core/index.js';
 import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
 import { Deployer } from '../deployer/index.js';
 import { createGitd, type Gitd } from '../gitd/index.js';
-import { createRouter, RouteTable } from '../router/index.js';
+import { createRouter, RouteTable, type AccessRecord } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
 import { pushHandler } from './push-to-deploy.js';
 
@@ -41,6 +41,8 @@ function portInUse(err: unknown, port: number, variable: string): unknown {
 /** The parts roles share in one process, made on first use. */
 export class SharedParts {
   readonly routes = new RouteTable();
+  /** Where the router's one record per app request goes; the app-logs step sets it (until then nothing is kept). */
+  onAccess: ((record: AccessRecord) => void) | undefined;
   private docker?: Dockerode;
   private runtimeInstance?: DockerRuntime;
   private deployerInstance?: Deployer;
@@ -141,6 +143,8 @@ function routerRole({ settings, store, log, shared }: RoleDeps): Role {
     settings,
     log,
     routes: shared.routes,
+    upstreamTimeoutMs: settings.upstreamTimeoutSeconds * 1000,
+    onAccess: (record) => shared.onAccess?.(record),
     // Looked up per request: the gitd role may run in this process or not.
     hostHandlers: {
       git: (req, res) => {

@@ -1,3 +1,4 @@
 // The public entry of router/.
-export { createRouter, labelUnder, type HostHandler, type RouterDeps, type RouterServer } from './router.js';
+export { createRouter, labelUnder, type AccessRecord, type HostHandler, type RouterDeps, type RouterServer } from './router.js';
 export { RouteTable, type Backend } from './route-table.js';
+export { RouterMetrics, Registry } from './metrics.js';

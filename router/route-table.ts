@@ -1,25 +1,42 @@
 // Which backends serve each app right now, and how many requests each has in
 // flight. The deployer writes it (through the host); the proxy reads it. The
 // in-flight counts let a deploy stop the old release only once its requests
-// have finished.
+// have finished, and let the proxy send each request to the least busy backend.
 
 export interface Backend {
   host: string;
   port: number;
 }
 
-const keyOf = (b: Backend): string => `${b.host}:${b.port}`;
+export const keyOf = (b: Backend): string => `${b.host}:${b.port}`;
 
 export class RouteTable {
   private readonly routes = new Map<string, Backend[]>();
   private readonly inFlight = new Map<string, number>();
   private readonly idleWaiters = new Map<string, Array<() => void>>();
   private readonly cursor = new Map<string, number>();
+  /** How many apps list each backend (by host:port), so a backend's last removal is known. */
+  private readonly refs = new Map<string, number>();
+  private readonly goneListeners = new Set<(backend: Backend) => void>();
 
   /** Replaces the app's backends at once: new requests go to these only. */
   set(app: string, backends: Backend[]): void {
-    if (backends.length === 0) this.routes.delete(app);
-    else this.routes.set(app, backends.map((b) => ({ host: b.host, port: b.port })));
+    const before = this.routes.get(app) ?? [];
+    const after = backends.map((b) => ({ host: b.host, port: b.port }));
+    if (after.length === 0) this.routes.delete(app);
+    else this.routes.set(app, after);
+    if (after.length === 0) this.cursor.delete(app);
+    for (const b of after) this.refs.set(keyOf(b), (this.refs.get(keyOf(b)) ?? 0) + 1);
+    for (const b of before) {
+      const key = keyOf(b);
+      const left = (this.refs.get(key) ?? 1) - 1;
+      if (left > 0) {
+        this.refs.set(key, left);
+        continue;
+      }
+      this.refs.delete(key);
+      for (const listener of this.goneListeners) listener(b);
+    }
   }
 
   get(app: string): readonly Backend[] {
@@ -30,13 +47,32 @@ export class RouteTable {
     return [...this.routes.keys()];
   }
 
-  /** Round robin over the app's backends. */
+  /**
+   * Least connections over the app's backends: the one with the fewest
+   * requests in flight; ties go round robin (the scan starts after the last pick).
+   */
   pick(app: string): Backend | undefined {
     const backends = this.routes.get(app);
     if (!backends || backends.length === 0) return undefined;
-    const next = ((this.cursor.get(app) ?? -1) + 1) % backends.length;
-    this.cursor.set(app, next);
-    return backends[next];
+    const n = backends.length;
+    const start = ((this.cursor.get(app) ?? -1) + 1) % n;
+    if (n === 1) {
+      this.cursor.set(app, 0);
+      return backends[0];
+    }
+    let best = start;
+    let bestLoad = Infinity;
+    for (let i = 0; i < n; i++) {
+      const index = (start + i) % n;
+      const load = this.inFlight.get(keyOf(backends[index]!)) ?? 0;
+      if (load < bestLoad) {
+        best = index;
+        bestLoad = load;
+        if (load === 0) break;
+      }
+    }
+    this.cursor.set(app, best);
+    return backends[best];
   }
 
   /** Counts a request to a backend; call the returned function once it is done. */
@@ -60,6 +96,16 @@ export class RouteTable {
 
   inFlightTo(backend: Backend): number {
     return this.inFlight.get(keyOf(backend)) ?? 0;
+  }
+
+  /**
+   * Calls LISTENER whenever a backend stops being listed by any app (the
+   * router then closes its connection pool once its requests finish).
+   * Returns the function that unsubscribes.
+   */
+  onBackendGone(listener: (backend: Backend) => void): () => void {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
   }
 
   /** Resolves once no request is in flight to any of these backends, or after timeoutMs. */

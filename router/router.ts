@@ -1,28 +1,62 @@
-// The front door on SHIPOFF_HTTP_PORT: the host's own endpoints (/healthz),
-// handlers for the host's own names (git.<domain>), and every other
-// APP.<domain> proxied to the app's live instances from the route table.
+// The front door on SHIPOFF_HTTP_PORT: the host's own endpoints (/healthz,
+// /metrics), handlers for the host's own names (git.<domain>), and every
+// other APP.<domain> proxied to the app's live instances from the route table.
+//
+// Plain HTTP goes through undici pools (router/upstream.ts), WebSocket
+// upgrades through http-proxy-3; router/README.md says why.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import httpProxy from 'http-proxy';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
 import type { Settings, Store } from '../core/index.js';
-import { sendPage } from './pages.js';
-import { RouteTable } from './route-table.js';
+import { clientResponseHeaders, forwardedOf, headersObject, requestIdOf, upstreamRequestHeaders } from './headers.js';
+import { PROMETHEUS_CONTENT_TYPE, RouterMetrics, type AppSeries } from './metrics.js';
+import { errorPage, sendPage, sendPageOnSocket, type Page } from './pages.js';
+import { keyOf, RouteTable, type Backend } from './route-table.js';
+import { DEFAULT_UPSTREAM, ProxyCall, Upstreams, type UpstreamErrorKind } from './upstream.js';
 
 export type HostHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
+/** One request to an app, for its logs. */
+export interface AccessRecord {
+  /** When the request arrived (ISO 8601). */
+  time: string;
+  app: string;
+  method: string;
+  /** The request target as sent: path and query. */
+  path: string;
+  /** The status sent; 499 when the client left before any answer; 101 for a WebSocket that was switched. */
+  status: number;
+  /** Body bytes sent to the client. */
+  bytes: number;
+  durationMs: number;
+  /** The instance that answered, "host:port"; undefined when none did (404, 503). */
+  backend: string | undefined;
+  requestId: string;
+  /** What went wrong upstream, when something did. */
+  upstreamError?: UpstreamErrorKind;
+}
+
 export interface RouterDeps {
-  store: Store;
+  store: Pick<Store, 'ping' | 'backend'> & { apps: Pick<Store['apps'], 'find'> };
   settings: Pick<Settings, 'httpPort' | 'domain'>;
   log?: (line: string) => void;
   /** Where the apps run; the deployer keeps it current. */
   routes?: RouteTable;
   /** Handlers for names the host keeps for itself, by the first label: { git: … } answers git.<domain>. */
   hostHandlers?: Record<string, HostHandler>;
+  /** Called once per request to an app, after its response ended (or the client left). */
+  onAccess?: (record: AccessRecord) => void;
+  /** How long an app may take to start answering, or between two chunks of its answer: 504 after. Default 60 s. */
+  upstreamTimeoutMs?: number;
+  /** Idle keep-alive connections to an app close after this; keep it below the apps' keep-alive timeout (Node's: 5 s). Default 4 s. */
+  upstreamKeepAliveMs?: number;
 }
 
 export interface RouterServer {
   readonly server: http.Server;
   readonly routes: RouteTable;
+  readonly metrics: RouterMetrics;
   listen(host?: string): Promise<AddressInfo>;
   /** Stops accepting, lets requests in flight finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
@@ -49,74 +83,188 @@ export function labelUnder(host: string, domain: string): string | undefined {
   return label && !label.includes('.') ? label : undefined;
 }
 
+const hostOf = (req: http.IncomingMessage): string => (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+
+const hasBody = (req: http.IncomingMessage): boolean => {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+};
+
 export function createRouter(deps: RouterDeps): RouterServer {
   const sockets = new Set<Socket>();
   const routes = deps.routes ?? new RouteTable();
-  // One keep-alive agent: reusing upstream connections doubles throughput.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const proxy = httpProxy.createProxyServer({ agent, xfwd: true });
-  const noApp = (req: http.IncomingMessage, res: http.ServerResponse, host: string): void =>
-    sendPage(req, res, {
-      status: 404,
-      code: 'SHIPOFF_NO_SUCH_APP',
-      title: `No app answers at ${host || 'this address'}`,
-      hint: `Apps answer at http://APP.${deps.settings.domain}:${deps.settings.httpPort}/ once they are deployed with git push.`,
-    });
+  const metrics = new RouterMetrics();
+  const timeoutMs = deps.upstreamTimeoutMs ?? DEFAULT_UPSTREAM.timeoutMs;
+  const upstreams = new Upstreams({ ...DEFAULT_UPSTREAM, timeoutMs, keepAliveMs: deps.upstreamKeepAliveMs ?? DEFAULT_UPSTREAM.keepAliveMs });
+  const unsubscribe = routes.onBackendGone((b) => upstreams.discard(b));
+  const log = (line: string): void => deps.log?.(line);
+  // A failing access-log consumer must not take the router down.
+  const report = (record: AccessRecord): void => {
+    try {
+      deps.onAccess?.(record);
+    } catch (err) {
+      log(` !     access record for ${record.app}: ${(err as Error).message}`);
+    }
+  };
+  const timeoutText = timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`;
 
-  async function notRunning(req: http.IncomingMessage, res: http.ServerResponse, app: string, host: string): Promise<void> {
-    const exists = await deps.store.apps.find(app).catch(() => undefined);
-    if (!exists) return noApp(req, res, host);
-    sendPage(req, res, {
-      status: 503,
-      code: 'SHIPOFF_APP_NOT_RUNNING',
-      title: `App ${app} is not running`,
-      hint: `It has no live release yet: deploy it with git push, or see its last deploy's output.`,
-      headers: { 'retry-after': '5' },
+  // WebSocket upgrades only. No agent: an upgraded connection is never reused.
+  const wsProxy = createProxyServer({ xfwd: false });
+  // An 'error' event without a listener would throw and end the process.
+  wsProxy.on('error', (err, _req, socket) => {
+    log(` !     websocket proxy: ${err.message}`);
+    if (socket && 'destroy' in socket) (socket as Duplex).destroy();
+  });
+  const wsState = new WeakMap<http.IncomingMessage, { status: number }>();
+  wsProxy.on('proxyReqWs', (proxyReq, req) => {
+    const state = wsState.get(req);
+    proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(Object.assign(new Error(`no answer within ${timeoutText}`), { code: 'ETIMEDOUT' })));
+    proxyReq.once('upgrade', (r) => state && (state.status = r.statusCode ?? 101));
+    proxyReq.once('response', (r) => state && (state.status = r.statusCode ?? 0));
+  });
+
+  const noAppPage = (host: string, requestId?: string): Page =>
+    errorPage(
+      'SHIPOFF_NO_SUCH_APP',
+      { host },
+      `Apps answer at http://APP.${deps.settings.domain}:${deps.settings.httpPort}/ once they are deployed with git push.`,
+      requestId ? { 'x-request-id': requestId } : undefined,
+    );
+  const notRunningPage = (app: string, requestId: string): Page =>
+    errorPage('SHIPOFF_APP_NOT_RUNNING', { app }, `It has no live release yet: deploy it with git push, or see its last deploy's output.`, {
+      'retry-after': '5',
+      'x-request-id': requestId,
     });
+  const upstreamPage = (app: string, kind: UpstreamErrorKind, requestId: string): Page =>
+    kind === 'timeout'
+      ? errorPage('SHIPOFF_UPSTREAM_TIMEOUT', { app, limit: timeoutText }, 'The app is running but too slow to answer; see its logs.', { 'x-request-id': requestId })
+      : errorPage('SHIPOFF_BAD_GATEWAY', { app }, 'The app is running but refused or dropped the connection; see its logs.', { 'x-request-id': requestId });
+
+  /** The page for an app with no backend: 503 when it exists, 404 when it does not. */
+  async function whyNoBackend(app: string, host: string, requestId: string): Promise<{ page: Page; exists: boolean }> {
+    const exists = await deps.store.apps.find(app).catch(() => undefined);
+    return exists ? { page: notRunningPage(app, requestId), exists: true } : { page: noAppPage(host, requestId), exists: false };
+  }
+
+  function proxyToApp(req: http.IncomingMessage, res: http.ServerResponse, app: string, host: string): void {
+    const started = performance.now();
+    const arrived = Date.now();
+    const requestId = requestIdOf(req);
+    const backend = routes.pick(app);
+    const record = (series: AppSeries | undefined, status: number, bytes: number, via: Backend | undefined, upstreamError?: UpstreamErrorKind): void => {
+      const durationMs = performance.now() - started;
+      series?.observe(status, durationMs / 1000);
+      if (!deps.onAccess) return;
+      report({ time: new Date(arrived).toISOString(), app, method: req.method ?? '', path: req.url ?? '', status, bytes, durationMs, backend: via ? keyOf(via) : undefined, requestId, ...(upstreamError ? { upstreamError } : {}) });
+    };
+
+    if (!backend) {
+      void whyNoBackend(app, host, requestId).then(({ page, exists }) => {
+        const bytes = sendPage(req, res, page);
+        // Only apps that exist get series of their own: unknown names must not grow the registry.
+        record(metrics.app(exists ? app : ''), page.status, bytes, undefined);
+      });
+      return;
+    }
+
+    const series = metrics.app(app);
+    const done = routes.begin(backend);
+    series.inFlight.inc();
+    let upstreamError: UpstreamErrorKind | undefined;
+    let pageBytes = 0;
+    const fwd = forwardedOf(req, requestId);
+    const call = new ProxyCall(res, {
+      responseHeaders: (headers) => clientResponseHeaders(headers, requestId),
+      onFailBeforeResponse(err, kind) {
+        upstreamError = kind;
+        series.upstreamError(kind);
+        log(` !     proxy to ${app} (${keyOf(backend)}): ${err.message}`);
+        pageBytes = sendPage(req, res, upstreamPage(app, kind, requestId));
+      },
+      onFailMidResponse(err, kind) {
+        upstreamError = kind;
+        series.upstreamError(kind);
+        log(` !     proxy to ${app} (${keyOf(backend)}) cut mid-response: ${err.message}`);
+      },
+    });
+    res.once('close', () => {
+      done();
+      series.inFlight.dec();
+      const status = res.headersSent ? res.statusCode : 499;
+      record(series, status, call.bytes + pageBytes, backend, upstreamError);
+    });
+    call.start(upstreams.pool(backend), req, upstreamRequestHeaders(req, fwd), hasBody(req));
+  }
+
+  function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): void {
+    metrics.routedApps.labels().set(routes.apps().length);
+    const body = metrics.registry.render();
+    res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const host = hostOf(req);
     const label = labelUnder(host, deps.settings.domain);
-    const hostHandler = label !== undefined ? deps.hostHandlers?.[label] : undefined;
-    if (hostHandler) return hostHandler(req, res);
-    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD') && label === undefined) {
-      void healthz(deps, req, res);
-      return;
+    if (label !== undefined) {
+      const hostHandler = deps.hostHandlers?.[label];
+      if (hostHandler) return hostHandler(req, res);
+      return proxyToApp(req, res, label, host);
     }
-    if (label === undefined) return noApp(req, res, host);
+    // The host's own names (localhost, an IP address, the bare domain).
+    const path = (req.url ?? '/').split('?')[0];
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (path === '/healthz' && readOnly) return void healthz(deps, req, res);
+    if (path === '/metrics' && readOnly) return serveMetrics(req, res);
+    sendPage(req, res, noAppPage(host));
+  });
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A reset from the client must not become an unhandled 'error'.
+    socket.on('error', () => socket.destroy());
+    const host = hostOf(req);
+    const label = labelUnder(host, deps.settings.domain);
+    const requestId = requestIdOf(req);
+    if (label === undefined || deps.hostHandlers?.[label]) return sendPageOnSocket(req, socket, noAppPage(host, requestId));
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
+      return sendPageOnSocket(req, socket, { status: 400, code: 'SHIPOFF_BAD_UPGRADE', title: 'Only WebSocket upgrades are proxied', hint: 'Send the request without an Upgrade header.' });
+    }
     const backend = routes.pick(label);
     if (!backend) {
-      void notRunning(req, res, label, host);
+      void whyNoBackend(label, host, requestId).then(({ page }) => sendPageOnSocket(req, socket, page));
       return;
     }
+    const started = performance.now();
+    const time = new Date().toISOString();
+    const series = metrics.app(label);
     const done = routes.begin(backend);
-    res.once('close', done);
-    proxy.web(req, res, { target: { host: backend.host, port: backend.port } }, (err) => {
+    series.inFlight.inc();
+    const state = { status: 0 };
+    let upstreamError: UpstreamErrorKind | undefined;
+    wsState.set(req, state);
+    socket.once('close', () => {
       done();
-      deps.log?.(` !     proxy to ${label} (${backend.host}:${backend.port}): ${err.message}`);
-      if (res.headersSent) return void res.destroy();
-      sendPage(req, res, {
-        status: 502,
-        code: 'SHIPOFF_BAD_GATEWAY',
-        title: `App ${label} did not answer`,
-        hint: 'The app is running but refused or dropped the connection; see its logs.',
-      });
+      series.inFlight.dec();
+      const status = state.status || 499;
+      const durationMs = performance.now() - started;
+      series.observe(status, durationMs / 1000);
+      report({ time, app: label, method: req.method ?? '', path: req.url ?? '', status, bytes: 0, durationMs, backend: keyOf(backend), requestId, ...(upstreamError ? { upstreamError } : {}) });
+    });
+    req.headers = headersObject(upstreamRequestHeaders(req, forwardedOf(req, requestId), true));
+    wsProxy.ws(req, socket, head, { target: { host: backend.host, port: backend.port } }, (err) => {
+      const kind = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'timeout' : (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'reset';
+      upstreamError = kind;
+      series.upstreamError(kind);
+      log(` !     websocket to ${label} (${keyOf(backend)}): ${err.message}`);
+      const sock = socket as Socket;
+      if (state.status === 0 && sock.bytesWritten === 0) {
+        const page = upstreamPage(label, kind, requestId);
+        state.status = page.status;
+        sendPageOnSocket(req, socket, page);
+      } else socket.destroy();
     });
   });
-  server.on('upgrade', (req, socket, head) => {
-    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    const label = labelUnder(host, deps.settings.domain);
-    const backend = label !== undefined ? routes.pick(label) : undefined;
-    if (!backend) return void socket.destroy();
-    const done = routes.begin(backend);
-    socket.once('close', done);
-    proxy.ws(req, socket, head, { target: { host: backend.host, port: backend.port } }, () => {
-      done();
-      socket.destroy();
-    });
-  });
+
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -130,6 +278,7 @@ export function createRouter(deps: RouterDeps): RouterServer {
   return {
     server,
     routes,
+    metrics,
     listen(host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -140,13 +289,14 @@ export function createRouter(deps: RouterDeps): RouterServer {
       });
     },
     close(graceMs = 10_000) {
+      const finish = async (): Promise<void> => {
+        unsubscribe();
+        wsProxy.close();
+        await upstreams.destroyAll();
+      };
       return new Promise((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => {
-          agent.destroy();
-          proxy.close();
-          resolve();
-        });
+        if (!server.listening) return void finish().then(resolve);
+        server.close(() => void finish().then(resolve));
         server.closeIdleConnections();
         const timer = setTimeout(() => {
           for (const s of sockets) s.destroy();

@@ -36,6 +36,7 @@ describe('settings', () => {
       buildCpus: undefined,
       buildTimeoutSeconds: 600,
       buildCaBundle: undefined,
+      upstreamTimeoutSeconds: 60,
     });
   });
 

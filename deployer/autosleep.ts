@@ -7,7 +7,7 @@
 // starts however many requests come. Never while a request, a streaming
 // response or a WebSocket is open (the route table's in-flight counts).
 import net from 'node:net';
-import { type App, ShipoffError } from '../core/index.js';
+import type { App } from '../core/index.js';
 import type { Instance, Runtime } from '../runtimes/index.js';
 
 /** What the route table tells the reaper, besides where traffic goes. */
@@ -19,6 +19,7 @@ export interface ActivityView {
   lastActivity(app: string): number | undefined;
   /** Requests (and upgraded sockets) open to the app right now. */
   inFlightFor(app: string): number;
+  inFlightTo(backend: { host: string; port: number }): number;
 }
 
 export interface AutosleepDeps {
@@ -26,6 +27,8 @@ export interface AutosleepDeps {
   traffic: ActivityView;
   /** The app and its live release version, or undefined. */
   liveOf(app: string): Promise<{ app: App; release: number } | undefined>;
+  /** Every app (one query per look, for their idle timeouts). */
+  allApps(): Promise<App[]>;
   /** Starts the live release's web instances afresh and waits for them (when nothing is parked). */
   startWeb(app: string): Promise<Instance[]>;
   log: (line: string) => void;
@@ -53,6 +56,8 @@ type Sleeping = { tier: 'frozen' | 'parked'; instances: Instance[]; since: numbe
 
 export interface WakeResult {
   ok: boolean;
+  /** False when there was nothing to wake (no such app, or no live release). */
+  attempted: boolean;
   /** How the app came back: from the warm tier, parked containers, or a fresh start. */
   from?: 'frozen' | 'parked' | 'fresh';
   ms: number;
@@ -102,17 +107,20 @@ export class Autosleep {
   /** One look at every routed app: freeze or park the idle ones. */
   async tick(): Promise<void> {
     const now = this.now();
-    for (const app of this.deps.traffic.apps()) {
+    const routed = this.deps.traffic.apps();
+    if (routed.length === 0 && this.sleeping.size === 0) return;
+    const byName = new Map((await this.deps.allApps()).map((a) => [a.name, a]));
+    for (const app of routed) {
       if (this.busy.has(app) || this.waking.has(app) || this.deps.traffic.inFlightFor(app) > 0) continue;
       const last = this.deps.traffic.lastActivity(app);
-      if (last === undefined) continue;
-      const live = await this.deps.liveOf(app).catch(() => undefined);
-      if (!live) continue;
-      const idleMs = idleSecondsOf(live.app, this.options.defaultIdleSeconds) * 1000;
+      const record = byName.get(app);
+      if (last === undefined || !record) continue;
+      const idleMs = idleSecondsOf(record, this.options.defaultIdleSeconds) * 1000;
       if (idleMs === 0) continue;
-      const idle = now - last;
       const freezeAfter = Math.min(idleMs * FREEZE_AFTER_SHARE, FREEZE_AFTER_MAX_MS);
-      if (idle >= freezeAfter) await this.freeze(app, live.release);
+      if (now - last < freezeAfter) continue;
+      const live = await this.deps.liveOf(app).catch(() => undefined);
+      if (live) await this.freeze(app, live.release);
     }
     // Frozen apps idle for the whole timeout are parked.
     for (const [app, s] of this.sleeping) {
@@ -135,10 +143,11 @@ export class Autosleep {
       if (web.length === 0) return;
       // Routes go first: a request from now on waits for the wake instead of
       // reaching a frozen process.
+      const backends = [...this.deps.traffic.get(app)];
       this.deps.traffic.set(app, []);
-      if (this.deps.traffic.inFlightFor(app) > 0) {
+      if (backends.some((b) => this.deps.traffic.inFlightTo(b) > 0)) {
         // A request slipped in between the check and the switch: stay awake.
-        this.deps.traffic.set(app, web.filter((i) => i.address).map((i) => i.address!));
+        this.deps.traffic.set(app, backends);
         return;
       }
       await Promise.all(web.map((i) => this.deps.runtime.pause(i.id)));
@@ -173,10 +182,20 @@ export class Autosleep {
     if (current) return current;
     const started = this.now();
     const timeoutMs = this.options.wakeTimeoutMs ?? 30_000;
-    const attempt = this.bringBack(app, started, timeoutMs)
-      .catch((err: unknown): WakeResult => ({ ok: false, ms: this.now() - started, reason: err instanceof Error ? err.message : String(err) }))
+    const attempt = this.deps
+      .liveOf(app)
+      .catch(() => undefined)
+      .then(async (live): Promise<WakeResult> => {
+        // Nothing deployed: nothing to wake, and nothing worth a log line
+        // (any host name can be asked for).
+        if (!live) return { ok: false, attempted: false, ms: this.now() - started, reason: 'no live release' };
+        return this.bringBack(app, live.release, started, timeoutMs).catch(
+          (err: unknown): WakeResult => ({ ok: false, attempted: true, ms: this.now() - started, reason: err instanceof Error ? err.message : String(err) }),
+        );
+      })
       .then((result) => {
         this.waking.delete(app);
+        if (!result.attempted) return result;
         if (result.ok) this.deps.log(`-----> ${app}: woke from ${result.from} in ${result.ms} ms`);
         else this.deps.log(` !     ${app}: could not wake: ${result.reason}`);
         this.deps.record?.(app, result.ok ? 'app.wake' : 'app.wake-failed', { from: result.from ?? null, ms: result.ms, reason: result.reason ?? null });
@@ -186,22 +205,30 @@ export class Autosleep {
     return attempt;
   }
 
-  private async bringBack(app: string, started: number, timeoutMs: number): Promise<WakeResult> {
+  private async bringBack(app: string, release: number, started: number, timeoutMs: number): Promise<WakeResult> {
     while (this.busy.has(app)) await new Promise((r) => setTimeout(r, 5));
+    // Woken meanwhile (a deploy set routes while this waited for the freezer)?
+    if (this.deps.traffic.get(app).length > 0) return { ok: true, attempted: true, from: 'frozen', ms: this.now() - started };
     const s = this.sleeping.get(app);
-    const live = await this.deps.liveOf(app);
-    if (!live) throw new ShipoffError('SHIPOFF_APP_NOT_RUNNING', { app });
     const deadline = started + timeoutMs;
     let instances: Instance[];
     let from: WakeResult['from'];
-    if (s && s.instances[0]?.release === live.release) {
+    if (s && s.instances[0]?.release === release) {
       if (s.tier === 'frozen') {
         await Promise.all(s.instances.map((i) => this.deps.runtime.resume(i.id)));
         instances = s.instances;
+        from = 'frozen';
       } else {
-        instances = await Promise.all(s.instances.map((i) => this.deps.runtime.unpark(i.id)));
+        try {
+          instances = await Promise.all(s.instances.map((i) => this.deps.runtime.unpark(i.id)));
+          from = 'parked';
+        } catch (err) {
+          // Gone meanwhile (removed by hand, the engine restarted): start afresh.
+          this.deps.log(` !     ${app}: its parked instances could not start (${(err as Error).message}); starting new ones`);
+          instances = (await this.deps.startWeb(app)).filter((i) => i.processType === 'web');
+          from = 'fresh';
+        }
       }
-      from = s.tier;
     } else {
       instances = (await this.deps.startWeb(app)).filter((i) => i.processType === 'web');
       from = 'fresh';
@@ -212,7 +239,7 @@ export class Autosleep {
     await Promise.all(addresses.map((a) => waitForPort(a, deadline)));
     this.sleeping.delete(app);
     this.deps.traffic.set(app, addresses);
-    return { ok: true, from, ms: this.now() - started };
+    return { ok: true, attempted: true, from, ms: this.now() - started };
   }
 }
 

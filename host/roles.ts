@@ -5,7 +5,7 @@ import path from 'node:path';
 import Dockerode from 'dockerode';
 import { ShipoffError, type Settings, type Store } from '../core/index.js';
 import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
-import { Deployer } from '../deployer/index.js';
+import { Autosleep, Deployer, type WakeResult } from '../deployer/index.js';
 import { createGitd, type Gitd } from '../gitd/index.js';
 import { createRouter, RouteTable, type AccessRecord } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
@@ -46,6 +46,7 @@ export class SharedParts {
   private docker?: Dockerode;
   private runtimeInstance?: DockerRuntime;
   private deployerInstance?: Deployer;
+  private autosleepInstance?: Autosleep;
   private gitdInstance?: Gitd;
   /** The HTTP port the router really listens on (SHIPOFF_HTTP_PORT may be 0). */
   httpPort: number;
@@ -98,6 +99,28 @@ export class SharedParts {
   get hasGitd(): boolean {
     return this.gitdInstance !== undefined;
   }
+
+  /** Scale to zero: puts idle apps to sleep and wakes them for the router. */
+  get autosleep(): Autosleep {
+    const { store, log } = this.deps;
+    return (this.autosleepInstance ??= new Autosleep({
+      runtime: this.runtime,
+      traffic: this.routes,
+      allApps: () => store.apps.list(),
+      liveOf: async (name) => {
+        const app = await store.apps.find(name);
+        const live = app && (await store.deploys.liveRelease(app.id));
+        return app && live ? { app, release: live.version } : undefined;
+      },
+      startWeb: (app) => this.deployer.startWeb(app),
+      log,
+      record: (app, action, details) => void store.audit.record({ actor: 'shipoff', app, action, details }).catch(() => {}),
+    }));
+  }
+
+  /** What the router calls for an app with no backend: a wake when this process runs the deployer. */
+  wake = async (app: string): Promise<WakeResult | { ok: false; attempted: false }> =>
+    this.autosleepInstance ? this.autosleepInstance.wake(app) : { ok: false, attempted: false };
 }
 
 function deployerRole({ settings, log, shared }: RoleDeps): Role {
@@ -109,9 +132,11 @@ function deployerRole({ settings, log, shared }: RoleDeps): Role {
       const leftovers = await removeLeftoverBuilds(shared.dockerClient);
       if (leftovers > 0) log(`-----> Removed ${leftovers} build container(s) left by a host that was stopped mid-build`);
       await shared.deployer.recover();
+      shared.autosleep.start();
       return [{ label: 'Builds', value: `${settings.buildConcurrency} at a time, Docker (${shared.runtime.name})` }];
     },
     async stop() {
+      await shared.autosleep.close();
       await shared.deployer.close();
       await shared.runtime.close();
     },
@@ -145,6 +170,7 @@ function routerRole({ settings, store, log, shared }: RoleDeps): Role {
     routes: shared.routes,
     upstreamTimeoutMs: settings.upstreamTimeoutSeconds * 1000,
     onAccess: (record) => shared.onAccess?.(record),
+    wake: shared.wake,
     // Looked up per request: the gitd role may run in this process or not.
     hostHandlers: {
       git: (req, res) => {

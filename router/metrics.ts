@@ -172,6 +172,7 @@ export class Registry {
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Latency buckets in seconds, from a fast static answer to the 60 s upstream timeout. */
+export const WAKE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.4, 0.5, 1, 2.5, 5, 10, 30];
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** The router's metric families, and per-app series cached so the hot path does no label lookups. */
@@ -185,6 +186,8 @@ export class RouterMetrics {
   readonly heap = this.registry.gauge('nodejs_heap_used_bytes', 'V8 heap in use by the router process.', [], (g) => g.labels().set(process.memoryUsage().heapUsed));
   readonly external = this.registry.gauge('nodejs_external_memory_bytes', 'Memory outside the V8 heap (buffers) held by the router process.', [], (g) => g.labels().set(process.memoryUsage().external));
   readonly routedApps = this.registry.gauge('shipoff_router_apps', 'Apps with at least one backend in the route table.');
+  readonly wakeups = this.registry.counter('shipoff_wakeups_total', 'Sleeping apps woken by a request, by app and result (ok, failed).', ['app', 'result']);
+  readonly wakeDuration = this.registry.histogram('shipoff_wake_duration_seconds', 'Time from the first request to a sleeping app until it could be answered.', ['app'], WAKE_BUCKETS);
 
   private readonly perApp = new Map<string, AppSeries>();
 

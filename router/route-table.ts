@@ -18,6 +18,8 @@ export class RouteTable {
   /** How many apps list each backend (by host:port), so a backend's last removal is known. */
   private readonly refs = new Map<string, number>();
   private readonly goneListeners = new Set<(backend: Backend) => void>();
+  /** ms timestamp of each app's last request, or of its routes being set (the idle clock). */
+  private readonly activity = new Map<string, number>();
 
   /** Replaces the app's backends at once: new requests go to these only. */
   set(app: string, backends: Backend[]): void {
@@ -25,6 +27,7 @@ export class RouteTable {
     const after = backends.map((b) => ({ host: b.host, port: b.port }));
     if (after.length === 0) this.routes.delete(app);
     else this.routes.set(app, after);
+    if (after.length > 0) this.activity.set(app, Date.now());
     if (after.length === 0) this.cursor.delete(app);
     for (const b of after) this.refs.set(keyOf(b), (this.refs.get(keyOf(b)) ?? 0) + 1);
     for (const b of before) {
@@ -96,6 +99,22 @@ export class RouteTable {
 
   inFlightTo(backend: Backend): number {
     return this.inFlight.get(keyOf(backend)) ?? 0;
+  }
+
+  /** Notes a request for the app: the idle clock of scale to zero restarts. */
+  touch(app: string): void {
+    this.activity.set(app, Date.now());
+  }
+
+  lastActivity(app: string): number | undefined {
+    return this.activity.get(app);
+  }
+
+  /** Requests and upgraded sockets open to the app's backends right now. */
+  inFlightFor(app: string): number {
+    let sum = 0;
+    for (const b of this.routes.get(app) ?? []) sum += this.inFlightTo(b);
+    return sum;
   }
 
   /**

@@ -51,6 +51,12 @@ export interface RouterDeps {
   upstreamTimeoutMs?: number;
   /** Idle keep-alive connections to an app close after this; keep it below the apps' keep-alive timeout (Node's: 5 s). Default 4 s. */
   upstreamKeepAliveMs?: number;
+  /** Wakes an app that has no backend because it sleeps (scale to zero); absent in a router without a deployer. */
+  wake?: (app: string) => Promise<{ ok: boolean; reason?: string; attempted?: boolean }>;
+  /** Requests that may wait for one app's wake; more get the 503 page at once. Default 1,000. */
+  wakeQueueLimit?: number;
+  /** How long a request waits for a wake before the 503 page. Default 30 s. */
+  wakeTimeoutMs?: number;
 }
 
 export interface RouterServer {
@@ -146,11 +152,46 @@ export function createRouter(deps: RouterDeps): RouterServer {
     return exists ? { page: notRunningPage(app, requestId), exists: true } : { page: noAppPage(host, requestId), exists: false };
   }
 
-  function proxyToApp(req: http.IncomingMessage, res: http.ServerResponse, app: string, host: string): void {
+  const waiting = new Map<string, number>();
+  const wakeLimit = deps.wakeQueueLimit ?? 1_000;
+  const wakeTimeoutMs = deps.wakeTimeoutMs ?? 30_000;
+
+  /**
+   * A request for an app with no backend waits for the app to wake. All the
+   * requests that arrive meanwhile wait on the same wake, and go on in the
+   * order they came (promise callbacks run in the order they were added).
+   */
+  function waitForWake(req: http.IncomingMessage, res: http.ServerResponse, app: string, host: string): void {
+    const queued = waiting.get(app) ?? 0;
+    if (!deps.wake || queued >= wakeLimit) return proxyToApp(req, res, app, host, true);
+    waiting.set(app, queued + 1);
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<{ ok: false; reason: string }>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, reason: `not awake within ${wakeTimeoutMs} ms` }), wakeTimeoutMs);
+    });
+    void Promise.race([deps.wake(app).catch((err: Error) => ({ ok: false, reason: err.message, attempted: true })), timeout]).then((result) => {
+      clearTimeout(timer);
+      const left = (waiting.get(app) ?? 1) - 1;
+      if (left > 0) waiting.set(app, left);
+      else waiting.delete(app);
+      // Only apps that had something to wake get series (unknown names must not grow the registry).
+      if (queued === 0 && ('attempted' in result ? result.attempted !== false : true)) {
+        metrics.wakeups.labels(app, result.ok ? 'ok' : 'failed').inc();
+        if (result.ok) metrics.wakeDuration.labels(app).observe((performance.now() - started) / 1000);
+      }
+      if (res.destroyed || req.destroyed) return; // the client gave up meanwhile
+      proxyToApp(req, res, app, host, true);
+    });
+  }
+
+  function proxyToApp(req: http.IncomingMessage, res: http.ServerResponse, app: string, host: string, afterWake = false): void {
     const started = performance.now();
     const arrived = Date.now();
     const requestId = requestIdOf(req);
     const backend = routes.pick(app);
+    if (!backend && !afterWake && deps.wake) return waitForWake(req, res, app, host);
+    if (backend) routes.touch(app);
     const record = (series: AppSeries | undefined, status: number, bytes: number, via: Backend | undefined, upstreamError?: UpstreamErrorKind): void => {
       const durationMs = performance.now() - started;
       series?.observe(status, durationMs / 1000);

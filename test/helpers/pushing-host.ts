@@ -14,6 +14,10 @@ export interface PushingHost {
   readonly dataDir: string;
   readonly httpPort: number;
   readonly scratch: string;
+  /** The host's environment, for `shipoff` commands run beside it. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Runs `shipoff ARGS` on the host (as its administrator). */
+  shipoff(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Pushes `files` as the whole tree of `app`'s repository (made on first use), to main. */
   pushApp(app: string, files: Record<string, string | { symlink: string }>, message?: string): Promise<PushResult>;
   get(app: string, urlPath?: string): Promise<{ status: number; body: string }>;
@@ -44,6 +48,8 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
     dataDir,
     httpPort,
     scratch: dir.path,
+    env,
+    shipoff: (args, stdin) => runShipoff(args, { env, ...(stdin !== undefined ? { stdin } : {}) }),
     async pushApp(app, files, message = 'push') {
       const repo = path.join(dir.path, 'repos', app);
       if (!apps.has(app)) {

@@ -51,6 +51,8 @@ export interface BuildOptions {
   onLine: (line: string) => void;
   /** Extra labels for the image. */
   labels?: Record<string, string>;
+  /** Which host runs the build (label shipoff.host): leftovers are cleaned up only by their own host. */
+  hostId?: string;
 }
 
 export interface BuildResult {
@@ -208,7 +210,13 @@ async function createBuildContainer(
     Image: stackImage,
     Cmd: [`${IN_CONTAINER.buildpacks}/driver/build`, mode, ...placed.dirs],
     WorkingDir: '/app',
-    Labels: { 'com.shipoff.managed': 'true', 'shipoff.app': options.app, 'shipoff.role': 'build', 'shipoff.release': String(options.version) },
+    Labels: {
+      'com.shipoff.managed': 'true',
+      'shipoff.app': options.app,
+      'shipoff.role': 'build',
+      'shipoff.release': String(options.version),
+      ...(options.hostId ? { 'shipoff.host': options.hostId } : {}),
+    },
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
@@ -381,10 +389,11 @@ function formatBytes(bytes: number): string {
  * Removes build containers a previous host process left behind (it was killed
  * mid-build, so its own cleanup never ran). Returns how many were removed.
  */
-export async function removeLeftoverBuilds(docker: Dockerode): Promise<number> {
+export async function removeLeftoverBuilds(docker: Dockerode, hostId?: string): Promise<number> {
+  // Only this host's: another host on the same engine may be building right now.
   const leftovers = await docker.listContainers({
     all: true,
-    filters: { label: ['com.shipoff.managed=true', 'shipoff.role=build'] },
+    filters: { label: ['com.shipoff.managed=true', 'shipoff.role=build', ...(hostId ? [`shipoff.host=${hostId}`] : [])] },
   });
   await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
   return leftovers.length;

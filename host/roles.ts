@@ -1,6 +1,7 @@
 // A host runs roles (deployer, git daemon, router) over one store. `shipoff
 // up` runs them all in one process; `shipoff router` runs one. This is the
 // composition root: the only place that wires parts to each other.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import Dockerode from 'dockerode';
 import { ShipoffError, type Settings, type Store } from '../core/index.js';
@@ -53,6 +54,7 @@ export class SharedParts {
 
   constructor(private readonly deps: Omit<RoleDeps, 'shared'>) {
     this.httpPort = deps.settings.httpPort;
+    this.hostId = createHash('sha256').update(deps.settings.dataDir).digest('hex').slice(0, 12);
   }
 
   appUrl = (app: string): string => `http://${app}.${this.deps.settings.domain}:${this.httpPort}/`;
@@ -61,8 +63,12 @@ export class SharedParts {
     return (this.docker ??= new Dockerode());
   }
 
+  /** Names what this host made in a Docker engine that other hosts (a second
+   * data dir, a test run) may share: derived from the data directory. */
+  readonly hostId: string;
+
   get runtime(): DockerRuntime {
-    return (this.runtimeInstance ??= new DockerRuntime({ docker: this.dockerClient }));
+    return (this.runtimeInstance ??= new DockerRuntime({ docker: this.dockerClient, hostId: this.hostId }));
   }
 
   get deployer(): Deployer {
@@ -80,6 +86,7 @@ export class SharedParts {
           cpus: settings.buildCpus,
           caBundle: settings.buildCaBundle,
           localBuildpacksDir: path.join(settings.dataDir, 'buildpacks'),
+          hostId: this.hostId,
           ...job,
           timeoutMs: job.timeoutMs ?? settings.buildTimeoutSeconds * 1000,
         }),
@@ -129,7 +136,7 @@ function deployerRole({ settings, log, shared }: RoleDeps): Role {
     async start() {
       const health = await shared.runtime.ping();
       if (!health.ok) throw new ShipoffError('SHIPOFF_RUNTIME_UNAVAILABLE', { reason: health.reason });
-      const leftovers = await removeLeftoverBuilds(shared.dockerClient);
+      const leftovers = await removeLeftoverBuilds(shared.dockerClient, shared.hostId);
       if (leftovers > 0) log(`-----> Removed ${leftovers} build container(s) left by a host that was stopped mid-build`);
       await shared.deployer.recover();
       shared.autosleep.start();

@@ -83,6 +83,19 @@ describe('scale to zero', { timeout: 300_000 }, () => {
     await host?.close();
   });
 
+  it('a second host on the same Docker engine leaves this host\'s instances alone', async () => {
+    const running = webContainers();
+    assert.equal(running[0]?.state, 'running');
+    const other = await startPushingHost('other');
+    try {
+      // Its start-up recovery has run: strays of its own would be stopped by now.
+      assert.deepEqual(webContainers(), running);
+      assert.equal((await get(host.httpPort)).status, 200);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('ps:autosleep takes durations and off, and refuses anything else without changing a thing', async () => {
     for (const bad of ['soon', '-1', '0s', '8d', '1.5m', '10 m']) {
       const r = await host.shipoff(['ps:autosleep', APP, bad]);

@@ -66,7 +66,7 @@ try {
     try {
       const t0 = performance.now();
       await c.start();
-      const ip = (await c.inspect()).NetworkSettings.IPAddress;
+      const ip = Object.values((await c.inspect()).NetworkSettings.Networks)[0]!.IPAddress;
       for (;;) {
         try {
           await firstByte(5000, 'x', ip);

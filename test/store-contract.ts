@@ -9,6 +9,7 @@ import {
   type DeployState,
   DEPLOY_TRANSITIONS,
   isShipoffError,
+  MIGRATIONS,
   openStore,
   type Store,
 } from '../core/index.js';
@@ -66,11 +67,11 @@ export function storeContract(label: string, newEnvironment: () => Promise<Store
     describe('migrations', () => {
       it('are recorded and re-opening applies nothing twice', async () => {
         const versions = await store.db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-        assert.deepEqual(versions.rows.map((r) => r.version), [1]);
+        assert.deepEqual(versions.rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
         const again = await openStore(env.settings);
         await again.close();
         const after = await store.db.query('SELECT count(*)::int AS n FROM schema_migrations');
-        assert.equal(after.rows[0]!.n, 1);
+        assert.equal(after.rows[0]!.n, MIGRATIONS.length);
       });
 
       it('two processes migrating a fresh database at once agree', async () => {
@@ -78,7 +79,7 @@ export function storeContract(label: string, newEnvironment: () => Promise<Store
         try {
           const [a, b] = await Promise.all([openStore(fresh.settings), openStore(fresh.settings)]);
           const r = await a.db.query('SELECT count(*)::int AS n FROM schema_migrations');
-          assert.equal(r.rows[0]!.n, 1);
+          assert.equal(r.rows[0]!.n, MIGRATIONS.length);
           await Promise.all([a.close(), b.close()]);
         } finally {
           await fresh.cleanup();
@@ -383,8 +384,10 @@ export function storeContract(label: string, newEnvironment: () => Promise<Store
         const b = await store.apps.create(unique('rel'));
         const r1 = await store.deploys.createRelease({ appId: a.id, image: 'img:1', processTypes: { web: 'npm start' }, config: { DB: 'postgres://secret' } });
         const r2 = await store.deploys.createRelease({ appId: a.id, image: 'img:2', processTypes: { web: 'npm start', worker: 'node w.js' }, config: { DB: 'x' } });
-        const rb = await store.deploys.createRelease({ appId: b.id, image: 'img:b', processTypes: {}, config: {} });
+        const rb = await store.deploys.createRelease({ appId: b.id, image: 'img:b', processTypes: {}, config: {}, builder: 'dockerfile' });
         assert.deepEqual([r1.version, r2.version, rb.version], [1, 2, 1]);
+        assert.deepEqual([r1.builder, (await store.deploys.findRelease(b.id, 1))?.builder], ['buildpack', 'dockerfile']);
+        await assert.rejects(store.db.query("INSERT INTO releases (app_id, version, image, process_types, builder, config_snapshot) VALUES ($1, 9, 'x', '{}', 'shell', '')", [a.id]), /check/i);
         assert.deepEqual((await store.deploys.findRelease(a.id, 1))?.config, { DB: 'postgres://secret' });
         assert.deepEqual((await store.deploys.releases(a.id)).map((r) => r.version), [2, 1]);
         const raw = await store.db.query("SELECT count(*)::int AS n FROM releases WHERE encode(config_snapshot, 'escape') LIKE '%secret%'");

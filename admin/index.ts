@@ -1,5 +1,7 @@
 // The public entry of admin/: the command registry and the admin commands.
 import { appSettingCommands } from './commands/app-settings.js';
+import { certCommands } from './commands/certs.js';
+import { domainCommands } from './commands/domains.js';
 import { keyCommands } from './commands/keys.js';
 import { psAutosleep } from './commands/ps-autosleep.js';
 import { tokenCommands } from './commands/tokens.js';
@@ -9,5 +11,5 @@ export * from './registry.js';
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {
-  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep);
+  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...domainCommands, ...certCommands);
 }

@@ -66,6 +66,14 @@ export const ERRORS = {
   SHIPOFF_KEY_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} has no key named ${d.name}`),
   SHIPOFF_DEPLOY_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `Deploy ${d.deploy} does not exist`),
   SHIPOFF_DOMAIN_TAKEN: spec(EXIT.DATA, 409, (d) => `domain ${d.domain} is already used by app ${d.app}`),
+  SHIPOFF_DOMAIN_RESERVED: spec(EXIT.DATA, 409, (d) => `${d.domain} is one of this host's own names (under ${d.hostDomain}); apps answer there already as APP.${d.hostDomain}`),
+  SHIPOFF_DOMAIN_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no domain ${d.domain}; see shipoff domains:list ${d.app}`),
+  SHIPOFF_CERT_INVALID: spec(EXIT.DATA, 400, (d) => `that is not a usable certificate and key: ${d.reason}. Give the PEM certificate chain (leaf first) and its unencrypted private key on stdin`),
+  SHIPOFF_CERT_KEY_MISMATCH: spec(EXIT.DATA, 400, (d) => `the private key does not belong to the certificate for ${d.subject}; give the key the certificate was issued for`),
+  SHIPOFF_CERT_EXPIRED: spec(EXIT.DATA, 400, (d) => `the certificate for ${d.subject} expired on ${d.notAfter}; renew it, then add the new one`),
+  SHIPOFF_CERT_NOT_YET_VALID: spec(EXIT.DATA, 400, (d) => `the certificate for ${d.subject} is not valid before ${d.notBefore}`),
+  SHIPOFF_CERT_NO_DOMAIN: spec(EXIT.DATA, 400, (d) => `the certificate (for ${d.names}) covers none of ${d.app}'s domains (${d.domains}); add the domain first: shipoff domains:add ${d.app} DOMAIN`),
+  SHIPOFF_CERT_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no certificate; add one with: shipoff certs:add ${d.app} < cert-and-key.pem`),
 
   // the command line
   SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command. See 'shipoff help'`),

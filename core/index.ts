@@ -12,3 +12,15 @@ export { MIGRATIONS } from './store/migrations.js';
 export type { NewDeploy, NewRelease } from './store/deploys-repo.js';
 export type { NewAuditEvent } from './store/audit-repo.js';
 export type { AppChanges } from './store/apps-repo.js';
+export {
+  DOMAINS_CHANNEL,
+  CUSTOM_DOMAIN_RULE,
+  customDomainProblem,
+  normalizeCustomDomain,
+  certificateCovers,
+  type CustomDomain,
+  type CertificateInfo,
+  type NewCertificate,
+  type DomainsSnapshot,
+} from './store/domains-repo.js';
+export type { RouteBackend, RoutesUpdate, Listening } from './store/routes-repo.js';

@@ -13,6 +13,8 @@ export interface Settings {
   /** Base domain: apps answer at http://APP.<domain>:<httpPort>/. */
   domain: string;
   httpPort: number;
+  /** HTTPS listener of the router, for custom domains with a certificate (SNI); 0 picks a free port. */
+  httpsPort: number;
   sshPort: number;
   /** An external PostgreSQL server; undefined means the embedded one. */
   databaseUrl: string | undefined;
@@ -48,6 +50,7 @@ export const SETTING_DOCS: readonly SettingDoc[] = [
   { name: 'SHIPOFF_DATA', default: '/var/lib/shipoff as root, else ~/.local/share/shipoff', description: 'data directory: git repositories, build caches, the embedded database, the master key' },
   { name: 'SHIPOFF_DOMAIN', default: 'localhost', description: 'base domain; an app answers at http://APP.<domain>:<port>/' },
   { name: 'SHIPOFF_HTTP_PORT', default: '8080', description: 'port of the router (apps, git over HTTP, /healthz); 0 picks a free one' },
+  { name: 'SHIPOFF_HTTPS_PORT', default: '8443', description: 'HTTPS port of the router: custom domains (domains:add) with a certificate (certs:add), chosen by SNI; 0 picks a free one' },
   { name: 'SHIPOFF_SSH_PORT', default: '2222', description: 'port of the SSH server (git push, admin commands); 0 picks a free one' },
   { name: 'SHIPOFF_BUILD_CONCURRENCY', default: '2', description: 'builds that may run at once across apps (pushes beyond it wait their turn)' },
   { name: 'SHIPOFF_BUILD_MEMORY', default: '1g', description: 'memory limit of one build container (like 512m, 2g)' },
@@ -134,8 +137,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   const httpPort = parsePort('SHIPOFF_HTTP_PORT', env.SHIPOFF_HTTP_PORT, 8080);
   const sshPort = parsePort('SHIPOFF_SSH_PORT', env.SHIPOFF_SSH_PORT, 2222);
+  const httpsPort = parsePort('SHIPOFF_HTTPS_PORT', env.SHIPOFF_HTTPS_PORT, 8443);
   if (httpPort !== 0 && httpPort === sshPort) {
     throw bad('SHIPOFF_SSH_PORT', 'must differ from SHIPOFF_HTTP_PORT', String(sshPort));
+  }
+  if (httpsPort !== 0 && (httpsPort === httpPort || httpsPort === sshPort)) {
+    throw bad('SHIPOFF_HTTPS_PORT', 'must differ from SHIPOFF_HTTP_PORT and SHIPOFF_SSH_PORT', String(httpsPort));
   }
   const rawConcurrency = env.SHIPOFF_BUILD_CONCURRENCY;
   let buildConcurrency = 2;
@@ -149,6 +156,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dataDir,
     domain,
     httpPort,
+    httpsPort,
     sshPort,
     databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
     buildConcurrency,

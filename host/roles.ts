@@ -4,13 +4,14 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import Dockerode from 'dockerode';
-import { ShipoffError, type Settings, type Store } from '../core/index.js';
+import { type Listening, ShipoffError, type Settings, type Store } from '../core/index.js';
 import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
 import { Autosleep, Deployer, type WakeResult } from '../deployer/index.js';
 import { createGitd, type Gitd } from '../gitd/index.js';
-import { createRouter, RouteTable, type AccessRecord } from '../router/index.js';
+import { createRouter, DomainTable, RouteTable, type AccessRecord } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
 import { pushHandler } from './push-to-deploy.js';
+import { FollowedRoutes, type FollowedWake, PublishedRoutes } from './shared-routes.js';
 
 export interface Endpoint {
   label: string;
@@ -42,6 +43,10 @@ function portInUse(err: unknown, port: number, variable: string): unknown {
 /** The parts roles share in one process, made on first use. */
 export class SharedParts {
   readonly routes = new RouteTable();
+  /** Set when this process runs the deployer: it publishes the routes; a router without it follows them. */
+  runsDeployer = false;
+  private publishedInstance?: PublishedRoutes;
+  private followedInstance?: FollowedRoutes;
   /** Where the router's one record per app request goes; the app-logs step sets it (until then nothing is kept). */
   onAccess: ((record: AccessRecord) => void) | undefined;
   private docker?: Dockerode;
@@ -55,6 +60,16 @@ export class SharedParts {
   constructor(private readonly deps: Omit<RoleDeps, 'shared'>) {
     this.httpPort = deps.settings.httpPort;
     this.hostId = createHash('sha256').update(deps.settings.dataDir).digest('hex').slice(0, 12);
+  }
+
+  /** The route table the deployer and the reaper write: the router's, shared through the store. */
+  get traffic(): PublishedRoutes {
+    return (this.publishedInstance ??= new PublishedRoutes(this.routes, this.deps.store, this.deps.log));
+  }
+
+  /** The router's table following the store, in a process without the deployer. */
+  get followed(): FollowedRoutes {
+    return (this.followedInstance ??= new FollowedRoutes(this.routes, this.deps.store, this.deps.log, { wakeTimeoutMs: 30_000 }));
   }
 
   appUrl = (app: string): string => `http://${app}.${this.deps.settings.domain}:${this.httpPort}/`;
@@ -78,7 +93,7 @@ export class SharedParts {
     return (this.deployerInstance ??= new Deployer({
       store,
       runtime,
-      traffic: this.routes,
+      traffic: this.traffic,
       build: (job) =>
         buildRelease({
           docker,
@@ -112,7 +127,7 @@ export class SharedParts {
     const { store, log } = this.deps;
     return (this.autosleepInstance ??= new Autosleep({
       runtime: this.runtime,
-      traffic: this.routes,
+      traffic: this.traffic,
       allApps: () => store.apps.list(),
       liveOf: async (name) => {
         const app = await store.apps.find(name);
@@ -125,12 +140,16 @@ export class SharedParts {
     }));
   }
 
-  /** What the router calls for an app with no backend: a wake when this process runs the deployer. */
-  wake = async (app: string): Promise<WakeResult | { ok: false; attempted: false }> =>
-    this.autosleepInstance ? this.autosleepInstance.wake(app) : { ok: false, attempted: false };
+  /** What the router calls for an app with no backend: a wake when this process runs the deployer,
+   * else a wake asked of the process that does (through the store). */
+  wake = async (app: string): Promise<WakeResult | FollowedWake | { ok: false; attempted: false }> =>
+    this.autosleepInstance ? this.autosleepInstance.wake(app) : this.followedInstance ? this.followedInstance.wake(app) : { ok: false, attempted: false };
 }
 
-function deployerRole({ settings, log, shared }: RoleDeps): Role {
+function deployerRole({ settings, store, log, shared }: RoleDeps): Role {
+  // Known before any role starts: the router role of this process then reads the table, not the store.
+  shared.runsDeployer = true;
+  let requests: Listening | undefined;
   return {
     name: 'deployer',
     async start() {
@@ -139,12 +158,27 @@ function deployerRole({ settings, log, shared }: RoleDeps): Role {
       const leftovers = await removeLeftoverBuilds(shared.dockerClient, shared.hostId);
       if (leftovers > 0) log(`-----> Removed ${leftovers} build container(s) left by a host that was stopped mid-build`);
       await shared.deployer.recover();
+      await shared.traffic.reconcile();
       shared.autosleep.start();
+      // Routers elsewhere on this store (`shipoff router`) ask for wakes and report requests.
+      requests = await store.routes.listenRequests(
+        {
+          wake: (app) =>
+            void shared.autosleep.wake(app).then((r) => {
+              // Awake already (nothing changed, so nothing was sent): send its routes again for the router that asked.
+              if (r.ok) shared.traffic.publish(app);
+            }),
+          active: (apps) => apps.filter((app) => shared.routes.get(app).length > 0).forEach((app) => shared.routes.touch(app)),
+        },
+        { log },
+      );
       return [{ label: 'Builds', value: `${settings.buildConcurrency} at a time, Docker (${shared.runtime.name})` }];
     },
     async stop() {
+      await requests?.close();
       await shared.autosleep.close();
       await shared.deployer.close();
+      await shared.traffic.close();
       await shared.runtime.close();
     },
   };
@@ -170,10 +204,17 @@ function gitdRole({ settings, shared }: RoleDeps): Role {
 }
 
 function routerRole({ settings, store, log, shared }: RoleDeps): Role {
+  // Custom domains and certificates, followed through the store (LISTEN shipoff_domains).
+  const domains = new DomainTable(
+    { load: () => store.domains.routingSnapshot((app, err) => log(` !     ${app}: ${err.message}`)), connect: () => store.connectListener() },
+    { log },
+  );
   const router = createRouter({
     store,
     settings,
     log,
+    domains,
+    httpsPort: settings.httpsPort,
     routes: shared.routes,
     upstreamTimeoutMs: settings.upstreamTimeoutSeconds * 1000,
     onAccess: (record) => shared.onAccess?.(record),
@@ -189,18 +230,36 @@ function routerRole({ settings, store, log, shared }: RoleDeps): Role {
   return {
     name: 'router',
     async start() {
+      // Without the deployer here, the routes come from the store (loaded before the first request).
+      if (!shared.runsDeployer) await shared.followed.start();
+      await domains.start();
+      let port: number;
       try {
-        const address = await router.listen();
-        shared.httpPort = address.port;
-        return [
-          { label: 'Apps', value: `http://APP.${settings.domain}:${address.port}/` },
-          { label: 'Health', value: `http://localhost:${address.port}/healthz` },
-        ];
+        port = (await router.listen()).port;
+        shared.httpPort = port;
       } catch (err) {
+        await domains.close();
         throw portInUse(err, settings.httpPort, 'SHIPOFF_HTTP_PORT');
       }
+      let httpsPort: number;
+      try {
+        httpsPort = (await router.listenHttps()).port;
+      } catch (err) {
+        await router.close(0);
+        await domains.close();
+        throw portInUse(err, settings.httpsPort, 'SHIPOFF_HTTPS_PORT');
+      }
+      return [
+        { label: 'Apps', value: `http://APP.${settings.domain}:${port}/` },
+        { label: 'HTTPS', value: `port ${httpsPort}, for custom domains with a certificate (domains:add, certs:add)` },
+        { label: 'Health', value: `http://localhost:${port}/healthz` },
+      ];
     },
-    stop: () => router.close(),
+    async stop() {
+      await router.close();
+      await domains.close();
+      if (!shared.runsDeployer) await shared.followed.close();
+    },
   };
 }
 

@@ -5,10 +5,12 @@
 // Plain HTTP goes through undici pools (router/upstream.ts), WebSocket
 // upgrades through http-proxy-3; router/README.md says why.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Settings, Store } from '../core/index.js';
+import type { DomainLookup } from './domains.js';
 import { clientResponseHeaders, forwardedOf, headersObject, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { PROMETHEUS_CONTENT_TYPE, RouterMetrics, type AppSeries } from './metrics.js';
 import { errorPage, sendPage, sendPageOnSocket, type Page } from './pages.js';
@@ -57,6 +59,10 @@ export interface RouterDeps {
   wakeQueueLimit?: number;
   /** How long a request waits for a wake before the 503 page. Default 30 s. */
   wakeTimeoutMs?: number;
+  /** Custom domains (domains:add) to apps, and their certificates for HTTPS. */
+  domains?: DomainLookup;
+  /** With `domains`: a second listener for HTTPS on this port (0 = a free one), certificates chosen by SNI; same handler as HTTP. */
+  httpsPort?: number;
 }
 
 export interface RouterServer {
@@ -64,6 +70,10 @@ export interface RouterServer {
   readonly routes: RouteTable;
   readonly metrics: RouterMetrics;
   listen(host?: string): Promise<AddressInfo>;
+  /** The HTTPS listener, when deps.httpsPort is set. */
+  readonly httpsServer: https.Server | undefined;
+  /** Starts the HTTPS listener on deps.httpsPort. */
+  listenHttps(host?: string): Promise<AddressInfo>;
   /** Stops accepting, lets requests in flight finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
 }
@@ -244,7 +254,7 @@ export function createRouter(deps: RouterDeps): RouterServer {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  const server = http.createServer((req, res) => {
+  const handleRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const host = hostOf(req);
     const label = labelUnder(host, deps.settings.domain);
     if (label !== undefined) {
@@ -252,21 +262,25 @@ export function createRouter(deps: RouterDeps): RouterServer {
       if (hostHandler) return hostHandler(req, res);
       return proxyToApp(req, res, label, host);
     }
+    const custom = deps.domains?.appFor(host);
+    if (custom !== undefined) return proxyToApp(req, res, custom, host);
     // The host's own names (localhost, an IP address, the bare domain).
     const path = (req.url ?? '/').split('?')[0];
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/healthz' && readOnly) return void healthz(deps, req, res);
     if (path === '/metrics' && readOnly) return serveMetrics(req, res);
     sendPage(req, res, noAppPage(host));
-  });
+  };
+  const server = http.createServer(handleRequest);
 
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  const handleUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     // A reset from the client must not become an unhandled 'error'.
     socket.on('error', () => socket.destroy());
     const host = hostOf(req);
-    const label = labelUnder(host, deps.settings.domain);
+    const own = labelUnder(host, deps.settings.domain);
+    const label = own ?? deps.domains?.appFor(host);
     const requestId = requestIdOf(req);
-    if (label === undefined || deps.hostHandlers?.[label]) return sendPageOnSocket(req, socket, noAppPage(host, requestId));
+    if (label === undefined || (own !== undefined && deps.hostHandlers?.[own])) return sendPageOnSocket(req, socket, noAppPage(host, requestId));
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') {
       return sendPageOnSocket(req, socket, { status: 400, code: 'SHIPOFF_BAD_UPGRADE', title: 'Only WebSocket upgrades are proxied', hint: 'Send the request without an Upgrade header.' });
     }
@@ -304,17 +318,37 @@ export function createRouter(deps: RouterDeps): RouterServer {
         sendPageOnSocket(req, socket, page);
       } else socket.destroy();
     });
-  });
+  };
+  server.on('upgrade', handleUpgrade);
 
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  // A malformed request must never take the router down.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // HTTPS: the same handlers; the certificate is chosen by SNI from the custom
+  // domains. No certificate for the name (or no SNI): the handshake fails.
+  const lookup = deps.domains;
+  const httpsServer =
+    lookup && deps.httpsPort !== undefined
+      ? https.createServer({
+          SNICallback: (servername, cb) => {
+            const context = lookup.secureContextFor(servername);
+            if (context) cb(null, context);
+            else cb(new Error(`no certificate for ${servername.slice(0, 253)}`), undefined);
+          },
+        }, handleRequest)
+      : undefined;
+  httpsServer?.on('upgrade', handleUpgrade);
+  // A failed handshake concerns that client only.
+  httpsServer?.on('tlsClientError', (_err, socket) => socket.destroy());
+
+  for (const s of httpsServer ? [server, httpsServer] : [server]) {
+    s.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    // A malformed request must never take the router down.
+    s.on('clientError', (_err: Error, socket: Duplex) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
 
   return {
     server,
@@ -329,21 +363,35 @@ export function createRouter(deps: RouterDeps): RouterServer {
         });
       });
     },
+    httpsServer,
+    listenHttps(host = '0.0.0.0') {
+      const s = httpsServer;
+      if (!s) return Promise.reject(new Error('this router has no HTTPS listener (createRouter without domains and httpsPort)'));
+      return new Promise((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(deps.httpsPort, host, () => {
+          s.off('error', reject);
+          resolve(s.address() as AddressInfo);
+        });
+      });
+    },
     close(graceMs = 10_000) {
       const finish = async (): Promise<void> => {
         unsubscribe();
         wsProxy.close();
         await upstreams.destroyAll();
       };
-      return new Promise((resolve) => {
-        if (!server.listening) return void finish().then(resolve);
-        server.close(() => void finish().then(resolve));
-        server.closeIdleConnections();
-        const timer = setTimeout(() => {
-          for (const s of sockets) s.destroy();
-        }, graceMs);
-        timer.unref();
-      });
+      const stopped = (s: http.Server): Promise<void> =>
+        new Promise((resolve) => {
+          if (!s.listening) return resolve();
+          s.close(() => resolve());
+          s.closeIdleConnections();
+          const timer = setTimeout(() => {
+            for (const socket of sockets) socket.destroy();
+          }, graceMs);
+          timer.unref();
+        });
+      return Promise.all([stopped(server), ...(httpsServer ? [stopped(httpsServer)] : [])]).then(finish);
     },
   };
 }

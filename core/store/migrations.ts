@@ -173,6 +173,79 @@ CREATE INDEX audit_events_app ON audit_events (app_name, id DESC);
 ALTER TABLE releases ADD COLUMN builder text NOT NULL DEFAULT 'buildpack' CHECK (builder IN ('buildpack', 'dockerfile'));
 `,
   },
+  {
+    version: 3,
+    name: 'custom domains and certificates',
+    sql: /* sql */ `
+-- The domains table is there since version 1 (hostname unique and lower case,
+-- gone with its app). Custom domains (domains:add) get their syntax checked
+-- here too: DNS labels of a-z, 0-9 and -, at least two, at most 253
+-- characters, optionally one leading "*." (a wildcard for one label).
+ALTER TABLE domains ADD CONSTRAINT domains_hostname_syntax CHECK (
+  length(hostname) <= 253
+  AND hostname ~ '^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'
+);
+
+-- One certificate per app (certs:add replaces it), used for those of the
+-- app's domains it covers. The private key is sealed under the master key
+-- (AES-256-GCM, bound to the app), like config vars.
+CREATE TABLE certificates (
+  app_id       bigint PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+  -- PEM chain, leaf first
+  cert_pem     text NOT NULL,
+  key_sealed   bytea NOT NULL,
+  -- the DNS names the leaf is for (subjectAltName), lower case
+  names        text[] NOT NULL CHECK (cardinality(names) > 0),
+  -- SHA-256 of the leaf, as openssl prints it
+  fingerprint  text NOT NULL,
+  not_before   timestamptz NOT NULL,
+  not_after    timestamptz NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- Routers keep domains and certificates in memory and reload them when told
+-- (LISTEN shipoff_domains), whichever process made the change.
+CREATE FUNCTION domains_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('shipoff_domains', TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER domains_notify AFTER INSERT OR UPDATE OR DELETE ON domains
+  FOR EACH STATEMENT EXECUTE FUNCTION domains_notify();
+CREATE TRIGGER certificates_notify AFTER INSERT OR UPDATE OR DELETE ON certificates
+  FOR EACH STATEMENT EXECUTE FUNCTION domains_notify();
+-- A renamed app keeps its domains under its new name.
+CREATE TRIGGER apps_renamed_notify_domains AFTER UPDATE OF name ON apps
+  FOR EACH STATEMENT EXECUTE FUNCTION domains_notify();
+`,
+  },
+  {
+    version: 4,
+    name: 'routes shared by every router on the store',
+    sql: /* sql */ `
+-- Where each app's web instances answer: written by the process that runs the
+-- deployer, followed by every router (LISTEN shipoff_routes; the payload is
+-- the app's name). No row: no routes (not deployed, asleep, or gone).
+CREATE TABLE routes (
+  app_id      bigint PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
+  -- [{"host": "172.18.0.5", "port": 5000}, ...]
+  backends    jsonb NOT NULL CHECK (jsonb_typeof(backends) = 'array'),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- An app destroyed or renamed changes what its name routes to: tell the routers.
+CREATE FUNCTION apps_notify_routes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('shipoff_routes', OLD.name);
+  IF TG_OP = 'UPDATE' THEN
+    PERFORM pg_notify('shipoff_routes', NEW.name);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER apps_notify_routes AFTER DELETE OR UPDATE OF name ON apps
+  FOR EACH ROW EXECUTE FUNCTION apps_notify_routes();
+`,
+  },
 ];
 
 const LOCK_KEY = 'shipoff:migrations';

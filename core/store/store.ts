@@ -10,8 +10,10 @@ import { AuditRepo } from './audit-repo.js';
 import { ConfigRepo } from './config-repo.js';
 import { Db } from './db.js';
 import { DeploysRepo } from './deploys-repo.js';
+import { DomainsRepo } from './domains-repo.js';
 import { acquireEmbeddedPostgres, type EmbeddedLease } from './embedded-postgres.js';
 import { migrate } from './migrations.js';
+import { type Connect, RoutesRepo } from './routes-repo.js';
 import { UsersRepo } from './users-repo.js';
 
 /** The repositories, bound to the pool or to one transaction. */
@@ -21,16 +23,24 @@ export class Repos {
   readonly config: ConfigRepo;
   readonly deploys: DeploysRepo;
   readonly audit: AuditRepo;
+  /** Custom domains and their certificates. */
+  readonly domains: DomainsRepo;
+  /** Routes shared by every router on this store (LISTEN/NOTIFY). */
+  readonly routes: RoutesRepo;
 
   constructor(
     readonly db: Db,
     protected readonly masterKey: Buffer,
+    /** A dedicated connection, for listening; absent inside a transaction. */
+    connect?: Connect,
   ) {
     this.users = new UsersRepo(db);
     this.apps = new AppsRepo(db);
     this.config = new ConfigRepo(db, masterKey);
     this.deploys = new DeploysRepo(db, masterKey);
     this.audit = new AuditRepo(db);
+    this.domains = new DomainsRepo(db, masterKey);
+    this.routes = new RoutesRepo(db, connect);
   }
 }
 
@@ -45,7 +55,7 @@ export class Store extends Repos {
     readonly backend: StoreBackend,
     private readonly lease: EmbeddedLease | undefined,
   ) {
-    super(new Db(pool), masterKey);
+    super(new Db(pool), masterKey, () => pool.connect());
   }
 
   /** Runs fn in one transaction: all of its writes happen, or none. */
@@ -66,6 +76,7 @@ export class Store extends Repos {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.routes.stopListening().catch(() => {});
     await this.pool.end();
     await this.lease?.release();
   }

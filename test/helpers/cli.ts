@@ -14,7 +14,8 @@ export interface RunResult {
 
 export function runShipoff(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SHIPOFF_BIN, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // SHIPOFF_HTTPS_PORT 0: hosts started by tests never contend for the default 8443.
+    const child = spawn(SHIPOFF_BIN, args, { env: { ...process.env, SHIPOFF_HTTPS_PORT: '0', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -35,7 +36,7 @@ export interface RunningHost {
 }
 
 export function startHost(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): RunningHost {
-  const child = spawn(SHIPOFF_BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(SHIPOFF_BIN, args, { env: { ...process.env, SHIPOFF_HTTPS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<string>((resolve, reject) => {

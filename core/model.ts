@@ -83,12 +83,6 @@ export interface Release {
   createdAt: Date;
 }
 
-export interface Domain {
-  id: number;
-  appId: number;
-  hostname: string;
-  createdAt: Date;
-}
 
 /** Process type → desired instance count. */
 export type Formation = Record<string, number>;

@@ -47,9 +47,3 @@ export function isValidHostname(host: string): boolean {
   if (host.length === 0 || host.length > 253) return false;
   return host.split('.').every((label) => LABEL.test(label));
 }
-
-export function assertDomain(domain: string): string {
-  const lower = domain.toLowerCase();
-  if (!isValidHostname(lower) || !lower.includes('.')) throw new ShipoffError('SHIPOFF_INVALID_DOMAIN', { domain });
-  return lower;
-}

@@ -10,6 +10,7 @@ import {
   DEPLOY_TRANSITIONS,
   isShipoffError,
   MIGRATIONS,
+  normalizeCustomDomain,
   openStore,
   type Store,
 } from '../core/index.js';
@@ -204,12 +205,14 @@ export function storeContract(label: string, newEnvironment: () => Promise<Store
       it('a domain belongs to one app', async () => {
         const a = await store.apps.create(unique('dom'));
         const b = await store.apps.create(unique('dom'));
-        await store.apps.addDomain(a.id, 'WWW.Example.COM');
-        assert.equal((await store.apps.appOfDomain('www.example.com'))?.id, a.id);
-        await rejectsWith(store.apps.addDomain(b.id, 'www.example.com'), 'SHIPOFF_DOMAIN_TAKEN');
-        await rejectsWith(store.apps.addDomain(b.id, 'not a domain'), 'SHIPOFF_INVALID_DOMAIN');
-        assert.equal(await store.apps.removeDomain(a.id, 'www.example.com'), true);
-        assert.deepEqual(await store.apps.domains(a.id), []);
+        assert.equal(await store.domains.add(a.id, normalizeCustomDomain('WWW.Example.COM', 'localhost')), true);
+        assert.equal(await store.domains.add(a.id, 'www.example.com'), false, 'adding it again changes nothing');
+        assert.equal(await store.domains.ownerOf('www.example.com'), a.name);
+        await rejectsWith(store.domains.add(b.id, 'www.example.com'), 'SHIPOFF_DOMAIN_TAKEN');
+        assert.throws(() => normalizeCustomDomain('not a domain', 'localhost'), (err: unknown) => isShipoffError(err, 'SHIPOFF_INVALID_DOMAIN'));
+        await assert.rejects(store.db.query("INSERT INTO domains (app_id, hostname) VALUES ($1, 'not a domain')", [b.id]), 'the database refuses it too');
+        assert.equal(await store.domains.remove(a.id, 'www.example.com'), true);
+        assert.deepEqual(await store.domains.list(a.id), []);
       });
 
       it('scaling is all or nothing', async () => {

@@ -1,8 +1,8 @@
 // Apps and what hangs off them directly: who may use them, their domains and
 // their process formation.
 import { ShipoffError } from '../errors.js';
-import { type AccessGrant, type App, type Domain, type Formation, type Role, ROLES } from '../model.js';
-import { assertAppName, assertDomain } from '../names.js';
+import { type AccessGrant, type App, type Formation, type Role, ROLES } from '../model.js';
+import { assertAppName } from '../names.js';
 import { type Db, pgErrorOf, UNIQUE_VIOLATION } from './db.js';
 
 interface AppRow {
@@ -140,44 +140,6 @@ export class AppsRepo {
       [appId],
     );
     return r.rows.map((x) => ({ appId: x.app_id, appName: x.app_name, userId: x.user_id, userName: x.user_name, role: x.role, grantedAt: x.granted_at }));
-  }
-
-  // --- domains --------------------------------------------------------------
-
-  async addDomain(appId: number, hostname: string): Promise<Domain> {
-    const host = assertDomain(hostname);
-    try {
-      const r = await this.db.query<{ id: number; app_id: number; hostname: string; created_at: Date }>(
-        'INSERT INTO domains (app_id, hostname) VALUES ($1, $2) RETURNING *',
-        [appId, host],
-      );
-      const row = r.rows[0]!;
-      return { id: row.id, appId: row.app_id, hostname: row.hostname, createdAt: row.created_at };
-    } catch (err) {
-      if (pgErrorOf(err)?.code === UNIQUE_VIOLATION) {
-        const owner = await this.appOfDomain(host);
-        throw new ShipoffError('SHIPOFF_DOMAIN_TAKEN', { domain: host, app: owner?.name ?? '?' }, { cause: err });
-      }
-      throw err;
-    }
-  }
-
-  async removeDomain(appId: number, hostname: string): Promise<boolean> {
-    const r = await this.db.query('DELETE FROM domains WHERE app_id = $1 AND hostname = $2', [appId, hostname.toLowerCase()]);
-    return (r.rowCount ?? 0) > 0;
-  }
-
-  async domains(appId: number): Promise<Domain[]> {
-    const r = await this.db.query<{ id: number; app_id: number; hostname: string; created_at: Date }>(
-      'SELECT * FROM domains WHERE app_id = $1 ORDER BY hostname',
-      [appId],
-    );
-    return r.rows.map((row) => ({ id: row.id, appId: row.app_id, hostname: row.hostname, createdAt: row.created_at }));
-  }
-
-  async appOfDomain(hostname: string): Promise<App | undefined> {
-    const r = await this.db.query<AppRow>('SELECT a.* FROM apps a JOIN domains d ON d.app_id = a.id WHERE d.hostname = $1', [hostname.toLowerCase()]);
-    return r.rows[0] && toApp(r.rows[0]);
   }
 
   // --- formation ------------------------------------------------------------

@@ -8,6 +8,7 @@ import { tokenCommands } from './commands/tokens.js';
 import { CommandRegistry } from './registry.js';
 
 export * from './registry.js';
+export { runCommand, type CommandIo, type CommandSetting } from './run-command.js';
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {

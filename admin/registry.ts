@@ -67,8 +67,19 @@ export class CommandRegistry {
 
   get(name: string): Command {
     const command = this.commands.get(name);
-    if (!command) throw new ShipoffError('SHIPOFF_UNKNOWN_COMMAND', { command: name.slice(0, 60) });
+    if (!command) throw new ShipoffError('SHIPOFF_UNKNOWN_COMMAND', { command: name.slice(0, 60), suggestion: this.closest(name) ?? '' });
     return command;
+  }
+
+  /** The known name nearest to a mistyped one (edit distance at most 3), if any. */
+  closest(name: string): string | undefined {
+    let best: string | undefined;
+    let bestDistance = 4;
+    for (const known of this.commands.keys()) {
+      const d = editDistance(name.slice(0, 60), known);
+      if (d < bestDistance) [best, bestDistance] = [known, d];
+    }
+    return best;
   }
 
   all(): Command[] {
@@ -88,6 +99,19 @@ export class CommandRegistry {
     }
     return lines.join('\n');
   }
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 export function commandHelp(command: Command, program = 'shipoff'): string {

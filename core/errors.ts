@@ -59,6 +59,7 @@ export const ERRORS = {
 
   // things that exist or don't
   SHIPOFF_APP_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} does not exist`),
+  SHIPOFF_ADMIN_REQUIRED: spec(EXIT.NO_PERM, 403, (d) => `${d.what} is for host administrators; ask one to run it for you`),
   SHIPOFF_ROLE_REQUIRED: spec(EXIT.NO_PERM, 403, (d) => `this needs the ${d.role} role (or owner) on ${d.app}; ask its owner`),
   SHIPOFF_APP_EXISTS: spec(EXIT.DATA, 409, (d) => `App ${d.app} already exists`),
   SHIPOFF_USER_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} does not exist`),
@@ -76,7 +77,7 @@ export const ERRORS = {
   SHIPOFF_CERT_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no certificate; add one with: shipoff certs:add ${d.app} < cert-and-key.pem`),
 
   // the command line
-  SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command. See 'shipoff help'`),
+  SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command.${d.suggestion ? ` Did you mean ${d.suggestion}?` : ''} See 'shipoff help'`),
   SHIPOFF_USAGE: spec(EXIT.USAGE, 400, (d) => `${d.problem}\nUsage: ${d.usage}`),
   SHIPOFF_NO_STDIN: spec(EXIT.USAGE, 400, (d) => `${d.what} is read from standard input, and none was given. Example: ${d.example}`),
 

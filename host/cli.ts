@@ -1,8 +1,8 @@
 // `shipoff COMMAND [ARGS]` on the host. Commands run as the host's operator,
 // who acts as a host administrator.
 import os from 'node:os';
-import { EXIT, exitCodeOf, formatForTerminal, loadSettings, openStore, type Store } from '../core/index.js';
-import { adminCommands, type CommandContext, commandHelp, type CommandRegistry, parseCommandArgs } from '../admin/index.js';
+import { loadSettings, openStore } from '../core/index.js';
+import { adminCommands, type CommandContext, type CommandRegistry, runCommand } from '../admin/index.js';
 import { hostCommands } from './commands.js';
 
 export function hostRegistry(): CommandRegistry {
@@ -17,39 +17,17 @@ export interface CliIo {
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const registry = hostRegistry();
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    if (rest[0] && registry.find(rest[0])) io.stdout.write(commandHelp(registry.get(rest[0])));
-    else io.stdout.write(registry.overview());
-    return name === undefined ? EXIT.USAGE : EXIT.OK;
-  }
-  let store: Store | undefined;
-  try {
-    const command = registry.get(name);
-    const args = parseCommandArgs(command, rest);
-    if (!args) {
-      io.stdout.write(commandHelp(command));
-      return EXIT.OK;
-    }
-    const settings = loadSettings(io.env);
-    if (command.needsStore) store = await openStore(settings, { poolSize: 2 });
-    const ctx: CommandContext = {
-      settings,
-      actor: { kind: 'host', name: os.userInfo().username },
-      stdin: io.stdin,
-      stdout: io.stdout,
-      stderr: io.stderr,
-      store: store as Store,
-    };
-    const code = await command.run(ctx, args);
-    return typeof code === 'number' ? code : EXIT.OK;
-  } catch (err) {
-    io.stderr.write(formatForTerminal(err) + '\n');
-    return exitCodeOf(err);
-  } finally {
-    await store?.close().catch((err: Error) => io.stderr.write(` !     closing the store: ${err.message}\n`));
-  }
+  let settings: ReturnType<typeof loadSettings> | undefined;
+  return runCommand(hostRegistry(), argv, io, {
+    get settings() {
+      return (settings ??= loadSettings(io.env));
+    },
+    actor: { kind: 'host', name: os.userInfo().username },
+    store: async () => {
+      const store = await openStore((settings ??= loadSettings(io.env)), { poolSize: 2 });
+      return { store, release: () => store.close() };
+    },
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {

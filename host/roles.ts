@@ -7,7 +7,8 @@ import Dockerode from 'dockerode';
 import { type Listening, ShipoffError, type Settings, type Store } from '../core/index.js';
 import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
 import { Autosleep, Deployer, type WakeResult } from '../deployer/index.js';
-import { createGitd, type Gitd } from '../gitd/index.js';
+import { adminCommands, runCommand } from '../admin/index.js';
+import { createGitd, type Gitd, type SshCommandHandler } from '../gitd/index.js';
 import { createRouter, DomainTable, RouteTable, type AccessRecord } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
 import { pushHandler } from './push-to-deploy.js';
@@ -115,7 +116,15 @@ export class SharedParts {
 
   get gitd(): Gitd {
     const { settings, store, log } = this.deps;
-    return (this.gitdInstance ??= createGitd({ store, dataDir: settings.dataDir, sshPort: settings.sshPort, onPush: pushHandler(this.deployer), log }));
+    // Admin commands over SSH run as the key's user, against the host's own store.
+    const registry = adminCommands();
+    const onCommand: SshCommandHandler = (cmd) =>
+      runCommand(registry, cmd.argv, { stdin: cmd.stdin, stdout: cmd.stdout, stderr: cmd.stderr }, {
+        settings,
+        actor: { kind: 'user', user: cmd.user },
+        store: async () => ({ store, release: async () => {} }),
+      });
+    return (this.gitdInstance ??= createGitd({ store, dataDir: settings.dataDir, sshPort: settings.sshPort, onPush: pushHandler(this.deployer), onCommand, log }));
   }
 
   get hasGitd(): boolean {

@@ -4,7 +4,7 @@ import { actorName, type Command, type CommandContext, isHostAdmin, readStdin } 
 
 function requireHostAdmin(ctx: CommandContext, command: string): void {
   if (!isHostAdmin(ctx.actor)) {
-    throw new ShipoffError('SHIPOFF_USAGE', { problem: `${command} is for host administrators`, usage: 'ask an administrator to run it' });
+    throw new ShipoffError('SHIPOFF_ADMIN_REQUIRED', { what: command });
   }
 }
 

@@ -16,7 +16,7 @@ Example: git push http://alice:TOKEN@git.localhost:8080/myapp.git main`,
     const userName = assertUserName(args.positionals[0]!);
     const self = ctx.actor.kind === 'user' && ctx.actor.user.name === userName;
     if (!self && !isHostAdmin(ctx.actor)) {
-      throw new ShipoffError('SHIPOFF_USAGE', { problem: 'tokens:create makes tokens for yourself only', usage: 'shipoff tokens:create YOUR_NAME' });
+      throw new ShipoffError('SHIPOFF_ADMIN_REQUIRED', { what: 'Making tokens for another user' });
     }
     const description = typeof args.values.description === 'string' ? args.values.description.slice(0, 200) : '';
     const token = await ctx.store.transaction(async (tx) => {

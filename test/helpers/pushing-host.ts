@@ -2,7 +2,7 @@
 // push sample apps with the stock git and OpenSSH clients and read them back
 // through the router. Everything it made is removed by close().
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commitAll, getVia, makeRepo, push, sshCommand, writeFiles, type PushResult } from './apps.js';
@@ -16,6 +16,10 @@ export interface PushingHost {
   readonly scratch: string;
   /** The host's environment, for `shipoff` commands run beside it. */
   readonly env: NodeJS.ProcessEnv;
+  /** Runs `ssh shipoff@HOST ARGS...` with the stock OpenSSH client, as the admin key (or another key file). */
+  ssh(args: string[], options?: { stdin?: string; keyFile?: string }): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Makes a key pair in the scratch dir; returns the private key's path. */
+  newKey(name: string): string;
   /** Runs `shipoff ARGS` on the host (as its administrator). */
   shipoff(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Pushes `files` as the whole tree of `app`'s repository (made on first use), to main. */
@@ -50,6 +54,23 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
     scratch: dir.path,
     env,
     shipoff: (args, stdin) => runShipoff(args, { env, ...(stdin !== undefined ? { stdin } : {}) }),
+    ssh: (args, options = {}) =>
+      new Promise((resolve, reject) => {
+        const [, ...sshArgs] = sshCommand(options.keyFile ?? keyFile, sshPort).split(' ');
+        const child = spawn('ssh', [...sshArgs, 'shipoff@127.0.0.1', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+        child.stdin.end(options.stdin ?? '');
+      }),
+    newKey(name) {
+      const file = path.join(dir.path, `id_${name}`);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@test`, '-f', file]);
+      return file;
+    },
     async pushApp(app, files, message = 'push') {
       const repo = path.join(dir.path, 'repos', app);
       if (!apps.has(app)) {

@@ -3,94 +3,41 @@
 // a local git repository or a host directory, and Dockerfile builds. Real
 // Docker, the real stack image, real git clones; no mocks.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import Docker from 'dockerode';
-import { isShipoffError } from '../core/errors.js';
-import { buildRelease, IMAGE_DEFAULT_COMMAND, launchArgv, stackImageRef, type BuildOptions, type BuildResult } from '../buildpacks/index.js';
+import { IMAGE_DEFAULT_COMMAND, launchArgv, stackImageRef, type BuildOptions } from '../buildpacks/index.js';
+import { git } from './helpers/apps.js';
+import {
+  appContainers,
+  archiveHead,
+  assertFailsWith,
+  assertOk,
+  buildHead,
+  commitTree,
+  docker,
+  headFileReader,
+  oneOff,
+  removeAppsFromDocker,
+  serveRelease,
+  type Outcome,
+} from './helpers/builds.js';
 import { tempDir } from './helpers/temp.js';
 
-const run = promisify(execFile);
-const docker = new Docker();
 const APP = `bpchoice-${process.pid}-${Date.now().toString(36)}`;
-
-function gitIn(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd: dir, encoding: 'utf8', stdio: 'pipe' }).trim();
-}
-
-/** A git repository at `dir` whose HEAD holds exactly `files`; modes as given ("+x" suffix on a name = executable). */
-function commitTree(dir: string, files: Record<string, string>): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  gitIn(dir, 'init', '-q', '-b', 'main');
-  for (const [name, text] of Object.entries(files)) {
-    const file = path.join(dir, name.replace(/\+x$/, ''));
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text, { mode: name.endsWith('+x') ? 0o755 : 0o644 });
-  }
-  gitIn(dir, 'add', '-A');
-  gitIn(dir, 'commit', '-qm', 'commit', '--allow-empty');
-}
-
-interface Outcome {
-  result?: BuildResult;
-  error?: unknown;
-  output: string;
-}
 
 /** Builds HEAD of `repo` the way the deployer does: a source factory (git
  * archive, again for a Dockerfile build) and files read from the commit. */
-async function build(repo: string, version: number, options: Partial<BuildOptions> = {}): Promise<Outcome> {
-  const lines: string[] = [];
-  const outcome: Outcome = { output: '' };
-  try {
-    outcome.result = await buildRelease({
-      docker,
-      app: APP,
-      version,
-      cacheDir: path.join(scratch.path, 'cache'),
-      localBuildpacksDir: buildpacksDir,
-      env: {},
-      source: () => spawn('git', ['archive', '--format=tar', 'HEAD'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] }).stdout,
-      readSourceFile: async (file) => {
-        try {
-          return execFileSync('git', ['show', `HEAD:${file}`], { cwd: repo, encoding: 'utf8', stdio: 'pipe' });
-        } catch {
-          return null;
-        }
-      },
-      ...options,
-      onLine: (line) => lines.push(line),
-    });
-  } catch (err) {
-    outcome.error = err;
-  }
-  outcome.output = lines.join('\n');
-  return outcome;
-}
-
-function assertOk(outcome: Outcome): BuildResult {
-  if (outcome.error) assert.fail(`build failed: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.result!;
-}
-
-function assertFails(outcome: Outcome, code: Parameters<typeof isShipoffError>[1], message?: RegExp): void {
-  assert.ok(isShipoffError(outcome.error, code), `expected ${code}, got ${String(outcome.error)}\n${outcome.output}`);
-  if (message) assert.match((outcome.error as Error).message, message);
-}
-
-/** Runs `argv` in a release image and returns its stdout. */
-async function runIn(image: string, argv: string[], env: string[] = []): Promise<string> {
-  const { stdout } = await run('docker', ['run', '--rm', ...env.flatMap((e) => ['-e', e]), image, ...argv]);
-  return stdout.trim();
-}
-
-async function buildContainers(): Promise<string[]> {
-  const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=shipoff.app=${APP}`]);
-  return stdout.split('\n').filter(Boolean);
+function build(repo: string, version: number, options: Partial<BuildOptions> = {}): Promise<Outcome> {
+  return buildHead(repo, {
+    app: APP,
+    version,
+    cacheDir: path.join(scratch.path, 'cache'),
+    localBuildpacksDir: buildpacksDir,
+    source: () => archiveHead(repo),
+    readSourceFile: headFileReader(repo),
+    ...options,
+  });
 }
 
 let scratch: ReturnType<typeof tempDir>;
@@ -127,15 +74,13 @@ describe('choosing buildpacks (real Docker, real git)', { timeout: 300_000 }, ()
     app = path.join(scratch.path, 'app');
     hellopackRepo = path.join(buildpacksDir, 'hellopack');
     commitTree(hellopackRepo, hellopack());
-    gitIn(hellopackRepo, 'tag', 'v1');
+    git(hellopackRepo, 'tag', 'v1');
     fs.writeFileSync(path.join(hellopackRepo, 'VERSION'), 'two\n');
-    gitIn(hellopackRepo, 'commit', '-qam', 'two');
+    git(hellopackRepo, 'commit', '-qam', 'two');
   });
 
   after(async () => {
-    const { stdout } = await run('docker', ['image', 'ls', '-q', '--filter', `label=shipoff.app=${APP}`]);
-    const ids = [...new Set(stdout.split('\n').filter(Boolean))];
-    if (ids.length > 0) await run('docker', ['image', 'rm', '-f', ...ids]).catch(() => undefined);
+    await removeAppsFromDocker([APP]);
     scratch?.remove();
   });
 
@@ -150,8 +95,8 @@ describe('choosing buildpacks (real Docker, real git)', { timeout: 300_000 }, ()
   it('a chosen buildpack that does not detect the app fails with a clear error', async () => {
     commitTree(app, { 'index.html': '<h1>no node here</h1>' });
     const outcome = await build(app, 2, { env: { BUILDPACK_URL: 'nodejs' } });
-    assertFails(outcome, 'SHIPOFF_BUILDPACK_NOT_DETECTED', /Node\.js \(chosen by BUILDPACK_URL\) does not detect this app/);
-    assert.deepEqual(await buildContainers(), []);
+    assertFailsWith(outcome, 'SHIPOFF_BUILDPACK_NOT_DETECTED', /Node\.js \(chosen by BUILDPACK_URL\) does not detect this app/);
+    assert.deepEqual(await appContainers(APP), []);
   });
 
   it('a third-party buildpack from a local git repository, at a tag', async () => {
@@ -162,7 +107,7 @@ describe('choosing buildpacks (real Docker, real git)', { timeout: 300_000 }, ()
     assert.match(outcome.output, /^-----> Hello app detected$/m);
     assert.match(outcome.output, /^ {7}version one$/m, 'the tag, not the branch head');
     assert.deepEqual(result.processTypes, { web: 'hello' });
-    assert.equal(await runIn(result.image, launchArgv('hello')), 'hello, world');
+    assert.equal((await oneOff(result.image, 'hello')).trim(), 'hello, world');
   });
 
   it('a .buildpacks file runs several in order; later ones see earlier ones and add process types', async () => {
@@ -189,21 +134,21 @@ describe('choosing buildpacks (real Docker, real git)', { timeout: 300_000 }, ()
     fs.mkdirSync(path.join(outside, 'bin'), { recursive: true });
     for (const ref of ['/etc', `${buildpacksDir}/../outside`, 'file:///etc', 'ext::sh -c id', '-uupload-pack=touch /tmp/x', 'heroku/ruby', `${hellopackRepo}#--upload-pack=x`, 'https://example.com/x y']) {
       const outcome = await build(app, 5, { env: { BUILDPACK_URL: ref } });
-      assertFails(outcome, 'SHIPOFF_BUILDPACK_INVALID');
+      assertFailsWith(outcome, 'SHIPOFF_BUILDPACK_INVALID');
       assert.match((outcome.error as Error).message, /BUILDPACK_URL names/, ref);
     }
     // A symlink inside the directory that points out of it is outside too.
     fs.symlinkSync(outside, path.join(buildpacksDir, 'sneaky'));
-    assertFails(await build(app, 5, { env: { BUILDPACK_URL: path.join(buildpacksDir, 'sneaky') } }), 'SHIPOFF_BUILDPACK_INVALID', /must be under/);
-    assert.deepEqual(await buildContainers(), []);
+    assertFailsWith(await build(app, 5, { env: { BUILDPACK_URL: path.join(buildpacksDir, 'sneaky') } }), 'SHIPOFF_BUILDPACK_INVALID', /must be under/);
+    assert.deepEqual(await appContainers(APP), []);
   });
 
   it('a git URL that cannot be fetched fails with SHIPOFF_BUILDPACK_FETCH, and a repository without bin/compile is refused', async () => {
     commitTree(app, { 'index.html': 'x' });
-    assertFails(await build(app, 6, { env: { BUILDPACK_URL: 'git://127.0.0.1:1/nothing.git' } }), 'SHIPOFF_BUILDPACK_FETCH', /git:\/\/127\.0\.0\.1:1\/nothing\.git/);
+    assertFailsWith(await build(app, 6, { env: { BUILDPACK_URL: 'git://127.0.0.1:1/nothing.git' } }), 'SHIPOFF_BUILDPACK_FETCH', /git:\/\/127\.0\.0\.1:1\/nothing\.git/);
     const notAPack = path.join(buildpacksDir, 'not-a-pack');
     commitTree(notAPack, { 'README.md': 'no bin here' });
-    assertFails(await build(app, 6, { env: { BUILDPACK_URL: notAPack } }), 'SHIPOFF_BUILDPACK_INVALID', /no bin\/detect or bin\/compile/);
+    assertFailsWith(await build(app, 6, { env: { BUILDPACK_URL: notAPack } }), 'SHIPOFF_BUILDPACK_INVALID', /no bin\/detect or bin\/compile/);
   });
 
   it('a repository with a Dockerfile and no other match is built by the Docker engine', async () => {
@@ -224,47 +169,36 @@ describe('choosing buildpacks (real Docker, real git)', { timeout: 300_000 }, ()
     assert.equal(labels['shipoff.buildpack'], 'Dockerfile');
     assert.deepEqual(launchArgv(IMAGE_DEFAULT_COMMAND, 'dockerfile'), []);
     // The image's own CMD serves HTTP.
-    const name = `${APP}-web`;
-    await run('docker', ['run', '-d', '--name', name, '-e', 'PORT=5050', result.image]);
-    try {
-      let body = '';
-      for (let i = 0; i < 50 && !body; i++) {
-        body = await run('docker', ['exec', name, 'curl', '-sf', 'http://127.0.0.1:5050/']).then((r) => r.stdout, () => '');
-        if (!body) await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(body, 'from a Dockerfile on 5050');
-    } finally {
-      await run('docker', ['rm', '-f', name]).catch(() => undefined);
-    }
-    assert.deepEqual(await buildContainers(), []);
+    assert.equal(await serveRelease(result.image, { port: 5050 }), 'from a Dockerfile on 5050');
+    assert.deepEqual(await appContainers(APP), []);
   });
 
   it('a Dockerfile app with a Procfile runs its commands with /bin/sh; a failing step rejects the build', async () => {
     commitTree(app, { Dockerfile: `FROM ${stackImageRef()}\nCMD ["true"]\n`, Procfile: 'worker: echo "worker $0"\n' });
     const result = assertOk(await build(app, 8));
     assert.deepEqual(result.processTypes, { web: IMAGE_DEFAULT_COMMAND, worker: 'echo "worker $0"' });
-    assert.equal(await runIn(result.image, launchArgv(result.processTypes.worker!, 'dockerfile')), 'worker /bin/sh');
+    assert.equal((await oneOff(result.image, result.processTypes.worker!, { builder: 'dockerfile' })).trim(), 'worker /bin/sh');
 
     commitTree(app, { Dockerfile: `FROM ${stackImageRef()}\nRUN echo "about to fail" && exit 7\n` });
     const failed = await build(app, 9);
-    assertFails(failed, 'SHIPOFF_DOCKERFILE_BUILD', /returned a non-zero code: 7[\s\S]*about to fail/);
+    assertFailsWith(failed, 'SHIPOFF_DOCKERFILE_BUILD', /returned a non-zero code: 7[\s\S]*about to fail/);
     await assert.rejects(docker.getImage(`shipoff/${APP}:v9`).inspect(), 'no image for a failed build');
   });
 
   it('a symlink that leads out of the app is refused with a clear error, and no container is left', async () => {
     commitTree(app, { 'index.html': 'x' });
     fs.symlinkSync('../..', path.join(app, 'up'));
-    gitIn(app, 'add', '-A');
-    gitIn(app, 'commit', '-qm', 'link out');
+    git(app, 'add', '-A');
+    git(app, 'commit', '-qm', 'link out');
     const outcome = await build(app, 11);
-    assertFails(outcome, 'SHIPOFF_UNSAFE_SYMLINK', /points outside the app \(up -> \.\.\/\.\.\)/);
-    assert.deepEqual(await buildContainers(), []);
+    assertFailsWith(outcome, 'SHIPOFF_UNSAFE_SYMLINK', /points outside the app \(up -> \.\.\/\.\.\)/);
+    assert.deepEqual(await appContainers(APP), []);
   });
 
   it('nothing matches: the error lists what was looked for and what was found', async () => {
     commitTree(app, { 'README.md': '# hi', 'notes.txt': 'x', 'src/main.rs': 'fn main() {}' });
     const outcome = await build(app, 10);
-    assertFails(outcome, 'SHIPOFF_NO_BUILDPACK', /looked for package\.json \(Node\.js\).*or a Dockerfile; found README\.md, notes\.txt, src\./);
+    assertFailsWith(outcome, 'SHIPOFF_NO_BUILDPACK', /looked for package\.json \(Node\.js\).*or a Dockerfile; found README\.md, notes\.txt, src\./);
     assert.match((outcome.error as Error).message, new RegExp(`config:set ${APP} BUILDPACK_URL=`));
   });
 });

@@ -3,19 +3,13 @@
 // berry, pnpm, engines.node, the dependency cache, Heroku's script order,
 // static.json SPAs, and the errors a user can fix. No mocks.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import Docker from 'dockerode';
-import { isShipoffError } from '../core/errors.js';
-import { buildRelease, launchArgv, type BuildOptions, type BuildResult } from '../buildpacks/index.js';
+import { type BuildOptions, type BuildResult } from '../buildpacks/index.js';
+import { assertFailed, assertOk, buildHead, commitTree, oneOff, removeAppsFromDocker, serveRelease, type Outcome } from './helpers/builds.js';
 import { enginesApp, npmApp, pnpmApp, spaApp, yarnApp, yarnBerryApp, type FileMap } from './helpers/node-samples.js';
 import { tempDir } from './helpers/temp.js';
 
-const run = promisify(execFile);
-const docker = new Docker();
 const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const apps: string[] = [];
 /** A DNS-label app name, remembered for cleanup. */
@@ -25,69 +19,18 @@ function appName(kind: string): string {
   return name;
 }
 
-/** A git repository at `dir` whose HEAD holds exactly `files`. */
-function commitTree(dir: string, files: FileMap): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' });
-  if (!fs.existsSync(path.join(dir, '.git'))) git('init', '-q');
-  git('rm', '-rq', '--cached', '--ignore-unmatch', '.');
-  for (const entry of fs.readdirSync(dir)) if (entry !== '.git') fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-  for (const [name, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), text);
-  }
-  git('add', '-A');
-  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'push', '--allow-empty');
-}
-
-interface Outcome {
-  result?: BuildResult;
-  error?: unknown;
-  output: string;
-}
-
 let root: ReturnType<typeof tempDir>;
 
 /** Pushes `files` as app `app` (its repo and cache live under the temp root). */
 async function build(app: string, version: number, files: FileMap, extra: Partial<BuildOptions> = {}): Promise<Outcome> {
   const repo = path.join(root.path, 'repos', app);
   commitTree(repo, files);
-  const lines: string[] = [];
-  const archive = spawn('git', ['archive', '--format=tar', 'HEAD'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
-  const outcome: Outcome = { output: '' };
-  try {
-    outcome.result = await buildRelease({
-      docker,
-      app,
-      version,
-      source: archive.stdout,
-      cacheDir: path.join(root.path, 'cache', app),
-      env: {},
-      ...extra,
-      onLine: (line) => lines.push(line),
-    });
-  } catch (err) {
-    outcome.error = err;
-  }
-  outcome.output = lines.join('\n');
-  return outcome;
-}
-
-function assertOk(outcome: Outcome): BuildResult {
-  if (outcome.error) assert.fail(`build failed: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.result!;
-}
-
-/** The build failed with SHIPOFF_BUILD_FAILED; returns its output. */
-function assertFailed(outcome: Outcome): string {
-  assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_FAILED'), `expected a failed build: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.output;
+  return buildHead(repo, { app, version, cacheDir: path.join(root.path, 'cache', app), ...extra });
 }
 
 /** Runs a command in the release image the way a process type runs. */
 async function inImage(image: string, command: string): Promise<string> {
-  const { stdout } = await run('docker', ['run', '--rm', image, ...launchArgv(command)]);
-  return stdout.trim();
+  return (await oneOff(image, command)).trim();
 }
 
 /** What the sample server reports, run from the image as `npm start` would. */
@@ -102,11 +45,7 @@ describe('Node.js buildpack (real Docker, stack image, npm registry)', { timeout
   });
 
   after(async () => {
-    for (const app of apps) {
-      const { stdout } = await run('docker', ['image', 'ls', '-q', '--filter', `label=shipoff.app=${app}`]);
-      const ids = [...new Set(stdout.split('\n').filter(Boolean))];
-      if (ids.length > 0) await run('docker', ['image', 'rm', '-f', ...ids]).catch(() => undefined);
-    }
+    await removeAppsFromDocker(apps);
     root?.remove();
   });
 
@@ -244,22 +183,12 @@ describe('Node.js buildpack (real Docker, stack image, npm registry)', { timeout
     const result = assertOk(outcome);
     assert.match(outcome.output, /^ {7}built dist\/ \(assets\/index-[0-9a-f]{8}\.js\)$/m);
     assert.deepEqual(result.processTypes, { web: 'node .shipoff/static-server.js' });
-    const name = `bpnode-web-${suffix}`;
-    await run('docker', ['run', '-d', '--name', name, '--label', 'com.shipoff.managed=true', '--label', `shipoff.app=${app}`, '-e', 'PORT=5000', result.image, ...launchArgv(result.processTypes.web!)]);
-    try {
-      const get = (url: string) => run('docker', ['exec', name, 'curl', '-sf', `http://127.0.0.1:5000${url}`]).then((r) => r.stdout, () => '');
-      let body = '';
-      for (let i = 0; i < 50 && !body; i++) {
-        body = await get('/some/client/route');
-        if (!body) await new Promise((r) => setTimeout(r, 200));
-      }
+    await serveRelease(result.image, { app, command: result.processTypes.web!, path: '/some/client/route' }, async (body, get) => {
       assert.match(body, /<title>sample spa &lt;built&gt;<\/title>/, 'the SPA fallback serves dist/index.html');
       const asset = /src="(\/assets\/index-[0-9a-f]{8}\.js)"/.exec(body)?.[1];
       assert.ok(asset, body);
       assert.match(await get(asset), /Hello from the sample SPA/);
-    } finally {
-      await run('docker', ['rm', '-f', name]).catch(() => undefined);
-    }
+    });
   });
 
   describe('errors a user can fix', () => {

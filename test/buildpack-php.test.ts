@@ -5,17 +5,11 @@
 // path repository inside the app (Packagist is not reachable), locked by the
 // stack's own Composer. No mocks.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import Docker from 'dockerode';
-import { isShipoffError } from '../core/errors.js';
-import { buildRelease, type BuildResult } from '../buildpacks/index.js';
 import { stackImageRef } from '../buildpacks/stack-image.js';
+import { assertFailed, assertOk, buildHead, commitTree, docker, get, rawRequest, removeAppsFromDocker, startRelease, type Outcome } from './helpers/builds.js';
 import {
   composerLock,
   PHP_BAD_JSON,
@@ -27,104 +21,12 @@ import {
 } from './helpers/php-samples.js';
 import { tempDir } from './helpers/temp.js';
 
-const run = promisify(execFile);
-const docker = new Docker();
 const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const APP = `bpphp-${suffix}`;
-const PORT = 5000;
 
-/** A git repository at `dir` whose HEAD holds exactly `files`. */
-function commitTree(dir: string, files: Record<string, string | { symlink: string }>): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' });
-  git('init', '-q');
-  for (const [name, content] of Object.entries(files)) {
-    const file = path.join(dir, name);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (typeof content === 'string') fs.writeFileSync(file, content);
-    else fs.symlinkSync(content.symlink, file);
-  }
-  git('add', '-A');
-  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'push');
-}
-
-interface Outcome {
-  result?: BuildResult;
-  error?: unknown;
-  output: string;
-}
-
-async function build(repo: string, version: number, cacheDir: string, env: Record<string, string> = {}): Promise<Outcome> {
-  const lines: string[] = [];
-  const archive = spawn('git', ['archive', '--format=tar', 'HEAD'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
-  const outcome: Outcome = { output: '' };
-  try {
-    outcome.result = await buildRelease({ docker, app: APP, version, source: archive.stdout, cacheDir, env, onLine: (line) => lines.push(line) });
-  } catch (err) {
-    outcome.error = err;
-  }
-  outcome.output = lines.join('\n');
-  return outcome;
-}
-
-function assertOk(outcome: Outcome): BuildResult {
-  if (outcome.error) assert.fail(`build failed: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.result!;
-}
-
-function assertFailed(outcome: Outcome, ...patterns: RegExp[]): void {
-  assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_FAILED'), `${String(outcome.error)}\n${outcome.output}`);
-  const message = (outcome.error as Error).message;
-  for (const pattern of patterns) assert.match(message, pattern);
-}
-
-/** Runs the image's own command (its web process) with PORT; resolves to the host port once it answers. */
-async function startRelease(image: string): Promise<number> {
-  const name = `${APP}-web-${Math.random().toString(36).slice(2, 8)}`;
-  await run('docker', ['run', '-d', '--name', name, '--label', 'com.shipoff.managed=true', '--label', `shipoff.app=${APP}`, '-e', `PORT=${PORT}`, '-p', `127.0.0.1::${PORT}`, image]);
-  const { stdout } = await run('docker', ['port', name, String(PORT)]);
-  const port = Number(/:(\d+)\s*$/m.exec(stdout)?.[1]);
-  for (let i = 0; i < 100; i++) {
-    if (await get(port, '/').then(() => true, () => false)) return port;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const logs = await run('docker', ['logs', name]).then((r) => r.stdout + r.stderr, () => '');
-  throw new Error(`${image} never answered on port ${PORT}:\n${logs}`);
-}
-
-interface Response {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One GET, with the path sent exactly as given (http.request does not normalize it). */
-function get(port: number, requestPath: string): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: requestPath, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A request line written to the socket as it is; the whole answer as text. */
-function rawRequest(port: number, requestLine: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(`${requestLine}\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
-    let answer = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (answer += chunk));
-    socket.on('end', () => resolve(answer));
-    socket.on('error', reject);
-    socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer to ${JSON.stringify(requestLine)}`)));
-  });
+/** Builds HEAD of `repo` as app APP with config vars `env`. */
+function build(repo: string, version: number, cacheDir: string, env: Record<string, string> = {}): Promise<Outcome> {
+  return buildHead(repo, { app: APP, version, cacheDir, env });
 }
 
 describe('PHP buildpack (real Docker, stack image, Composer)', { timeout: 300_000 }, () => {
@@ -137,11 +39,7 @@ describe('PHP buildpack (real Docker, stack image, Composer)', { timeout: 300_00
   });
 
   after(async () => {
-    const { stdout: ids } = await run('docker', ['ps', '-aq', '--filter', `label=shipoff.app=${APP}`]);
-    if (ids.trim()) await run('docker', ['rm', '-f', ...ids.trim().split('\n')]).catch(() => undefined);
-    const { stdout } = await run('docker', ['image', 'ls', '-q', '--filter', `label=shipoff.app=${APP}`]);
-    const images = [...new Set(stdout.split('\n').filter(Boolean))];
-    if (images.length > 0) await run('docker', ['image', 'rm', '-f', ...images]).catch(() => undefined);
+    await removeAppsFromDocker([APP]);
     dir?.remove();
   });
 
@@ -156,7 +54,7 @@ describe('PHP buildpack (real Docker, stack image, Composer)', { timeout: 300_00
     assert.equal(result.buildpack, 'PHP');
     assert.deepEqual(result.processTypes, { web: 'exec php -S "0.0.0.0:$PORT" -t . .shipoff/php-router.php' });
 
-    const port = await startRelease(result.image);
+    const { port } = await startRelease(result.image, APP);
     assert.equal((await get(port, '/')).body, 'Hello from PHP 8.2\n');
     const css = await get(port, '/style.css');
     assert.equal(css.status, 200);
@@ -180,7 +78,7 @@ describe('PHP buildpack (real Docker, stack image, Composer)', { timeout: 300_00
     assert.match(outcome.output, /^-----> Generating the autoloader$/m, 'no packages: composer dump-autoload for autoload');
     assert.deepEqual(result.processTypes, { web: 'exec php -S "0.0.0.0:$PORT" -t public .shipoff/php-router.php' });
 
-    const port = await startRelease(result.image);
+    const { port } = await startRelease(result.image, APP);
     assert.equal((await get(port, '/')).body, 'home page\nscript: /index.php\n');
     assert.equal((await get(port, '/some/path?page=2')).body, 'route: /some/path\nscript: /index.php\n');
     assert.equal((await get(port, '/users/42')).body, 'route: /users/42\nscript: /index.php\n');
@@ -211,7 +109,7 @@ describe('PHP buildpack (real Docker, stack image, Composer)', { timeout: 300_00
     assert.match(outcome.output, /Generating optimized autoload files/);
     assert.ok(fs.existsSync(path.join(cacheDir, 'php', 'composer')), 'the composer cache is in CACHE_DIR');
 
-    const port = await startRelease(result.image);
+    const { port } = await startRelease(result.image, APP);
     assert.equal((await get(port, '/')).body, 'Hello, deploy, from a composer package\nmark: mark-from-config\n');
     for (const hidden of ['/vendor/autoload.php', '/vendor/composer/installed.json', '/composer.lock', '/composer.json']) {
       const res = await get(port, hidden);
@@ -230,7 +128,7 @@ describe('PHP buildpack (real Docker, stack image, Composer)', { timeout: 300_00
     const result = assertOk(outcome);
     assert.match(outcome.output, /^-----> Running composer compile$/m);
     assert.deepEqual(result.processTypes, { web: 'heroku-php-apache2 -C apache.conf public/' });
-    const port = await startRelease(result.image);
+    const { port } = await startRelease(result.image, APP);
     assert.equal((await get(port, '/deep/link')).body, 'route: /deep/link\nscript: /index.php\n');
     assert.equal((await get(port, '/compiled.txt')).body, 'compiled at build time');
   });

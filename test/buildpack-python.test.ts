@@ -4,31 +4,21 @@
 // sample app is built, its release image run with launchArgv and PORT like the
 // platform does, and its HTTP answer checked. No mocks.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import Docker from 'dockerode';
-import { isShipoffError } from '../core/errors.js';
-import { buildRelease, findRepoRoot, launchArgv, type BuildOptions, type BuildResult } from '../buildpacks/index.js';
+import { findRepoRoot, type BuildOptions, type BuildResult } from '../buildpacks/index.js';
 import { makeRepo } from './helpers/apps.js';
+import { assertFailsWith, assertOk, buildHead, docker, oneOff, removeAppsFromDocker, serveRelease, type Outcome } from './helpers/builds.js';
 import { servePythonIndex, type BuiltWheel, type PythonIndex } from './helpers/python-index.js';
 import { buildTestWheels, djangoApp, expectedBody, gunicornApp, pipenvApp, poetryApp, projectApp, requirementsApp, uvApp } from './helpers/python-samples.js';
 import { tempDir } from './helpers/temp.js';
 
-const run = promisify(execFile);
-const docker = new Docker();
 const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const APP = `bppy-${suffix}`;
 const FAILING = `bppy-fail-${suffix}`;
 const APPS = [APP, FAILING];
-
-interface Outcome {
-  result?: BuildResult;
-  error?: unknown;
-  output: string;
-}
 
 let dir: ReturnType<typeof tempDir>;
 let wheels: BuiltWheel[];
@@ -39,63 +29,19 @@ let version = 0;
 /** Commits `files` to a fresh repository and builds it as `git archive` output, like a push. */
 async function build(files: Record<string, string>, options: Partial<BuildOptions> & { cache: string }): Promise<Outcome> {
   const repo = makeRepo(path.join(dir.path, `repo-${++repoCount}`), files);
-  const lines: string[] = [];
-  const archive = spawn('git', ['archive', '--format=tar', 'HEAD'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
-  const outcome: Outcome = { output: '' };
-  try {
-    outcome.result = await buildRelease({
-      docker,
-      app: APP,
-      version: ++version,
-      source: archive.stdout,
-      cacheDir: path.join(dir.path, 'cache', options.cache),
-      env: index.env,
-      ...options,
-      onLine: (line) => lines.push(line),
-    });
-  } catch (err) {
-    outcome.error = err;
-  }
-  outcome.output = lines.join('\n');
-  return outcome;
-}
-
-function assertOk(outcome: Outcome): BuildResult {
-  if (outcome.error) assert.fail(`build failed: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.result!;
+  return buildHead(repo, { app: APP, version: ++version, cacheDir: path.join(dir.path, 'cache', options.cache), env: index.env, ...options });
 }
 
 /** The build failed as a build (not as a platform error), showing `message`. */
 function assertFailed(outcome: Outcome, message: RegExp): void {
-  assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_FAILED'), `expected a failed build, got ${String(outcome.error)}\n${outcome.output}`);
-  assert.match(outcome.output, message);
+  assert.match(assertFailsWith(outcome, 'SHIPOFF_BUILD_FAILED'), message);
   assert.doesNotMatch(outcome.output, /Traceback/, 'a message, not a Python traceback');
 }
 
 /** Runs the release image as the platform does (PORT, launchArgv(command),
  * or the image's own Cmd when no command is given) and returns GET / from inside. */
-async function serve(image: string, command?: string): Promise<string> {
-  const name = `bppy-web-${suffix}-${version}`;
-  await run('docker', ['run', '-d', '--name', name, '--label', 'com.shipoff.managed=true', '--label', `shipoff.app=${APP}`, '-e', 'PORT=5000', image, ...(command ? launchArgv(command) : [])]);
-  try {
-    let body = '';
-    for (let i = 0; i < 75 && !body; i++) {
-      body = await run('docker', ['exec', name, 'curl', '-sf', 'http://127.0.0.1:5000/']).then((r) => r.stdout, () => '');
-      if (!body) await new Promise((r) => setTimeout(r, 200));
-    }
-    if (!body) {
-      const logs = await run('docker', ['logs', name]).then((r) => r.stdout + r.stderr, (e: Error) => e.message);
-      assert.fail(`${image} did not answer on PORT; its output:\n${logs}`);
-    }
-    return body;
-  } finally {
-    await run('docker', ['rm', '-f', name]).catch(() => undefined);
-  }
-}
-
-/** Runs a one-off command in the release image (with .profile.d applied). */
-async function oneOff(image: string, command: string): Promise<string> {
-  return (await run('docker', ['run', '--rm', '--label', 'com.shipoff.managed=true', '--label', `shipoff.app=${APP}`, image, ...launchArgv(command)])).stdout;
+function serve(image: string, command?: string): Promise<string> {
+  return serveRelease(image, { app: APP, command, tries: 75 });
 }
 
 /** Wheel downloads from the index since request number `from`. */
@@ -113,12 +59,7 @@ describe('Python buildpack (real Docker, stack image, pip, a local package index
   });
 
   after(async () => {
-    for (const app of APPS) {
-      const containers = (await run('docker', ['ps', '-aq', '--filter', `label=shipoff.app=${app}`])).stdout.split('\n').filter(Boolean);
-      if (containers.length > 0) await run('docker', ['rm', '-f', ...containers]).catch(() => undefined);
-      const images = [...new Set((await run('docker', ['image', 'ls', '-q', '--filter', `label=shipoff.app=${app}`])).stdout.split('\n').filter(Boolean))];
-      if (images.length > 0) await run('docker', ['image', 'rm', '-f', ...images]).catch(() => undefined);
-    }
+    await removeAppsFromDocker(APPS);
     await index?.close();
     dir?.remove();
   });
@@ -143,7 +84,7 @@ describe('Python buildpack (real Docker, stack image, pip, a local package index
     const image = await docker.getImage(firstBuild.image).inspect();
     assert.doesNotMatch((image.Config.Env ?? []).join('\n'), /PIP_INDEX_URL|PIP_TRUSTED_HOST|PIP_CERT|nonexistent/, 'no config or build-only variables baked in');
     assert.equal(await serve(firstBuild.image, 'python app.py'), expectedBody('requirements'));
-    const where = await oneOff(firstBuild.image, 'command -v python; python -c "import shipoff_greeting, sys; print(sys.prefix, sys.version_info[:2] == (3, 11))"; echo "$PYTHONUNBUFFERED"');
+    const where = await oneOff(firstBuild.image, 'command -v python; python -c "import shipoff_greeting, sys; print(sys.prefix, sys.version_info[:2] == (3, 11))"; echo "$PYTHONUNBUFFERED"', { app: APP });
     assert.equal(where, '/app/.heroku/python/bin/python\n/app/.heroku/python True\ntrue\n');
   });
 
@@ -212,7 +153,7 @@ describe('Python buildpack (real Docker, stack image, pip, a local package index
     assert.match(outcome.output, /^-----> Running python manage\.py collectstatic --noinput$/m);
     assert.match(outcome.output, /^ {7}1 static file copied to staticfiles$/m);
     assert.deepEqual(result.processTypes, { web: 'gunicorn mysite.wsgi:application --bind 0.0.0.0:$PORT' });
-    assert.equal(await oneOff(result.image, 'cat staticfiles/site.css'), 'body {}\n', 'collected files are in the image');
+    assert.equal(await oneOff(result.image, 'cat staticfiles/site.css', { app: APP }), 'body {}\n', 'collected files are in the image');
     assert.equal(await serve(result.image), expectedBody('django'));
   });
 

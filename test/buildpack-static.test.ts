@@ -4,114 +4,24 @@
 // image's own command, PORT set), and real HTTP requests go to it, including
 // raw ones no well-behaved client would send. No mocks.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import Docker from 'dockerode';
-import { isShipoffError } from '../core/errors.js';
-import { buildRelease, type BuildResult } from '../buildpacks/index.js';
+import { assertFailed, assertOk, buildHead, commitTree, oneOff, rawRequest, removeAppsFromDocker, request, startRelease, type Outcome, type Response } from './helpers/builds.js';
+import { freePort } from './helpers/ports.js';
 import { STATIC_BAD_CONFIG, STATIC_CLEAN_URLS, STATIC_SITE, STATIC_SPA } from './helpers/static-samples.js';
 import { tempDir } from './helpers/temp.js';
 
-const run = promisify(execFile);
-const docker = new Docker();
 const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const APP = `bpstatic-${suffix}`;
-const PORT = 5000;
 // A real 1x1 PNG, to check a binary file goes out byte for byte.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
-type Files = Record<string, string | Buffer | { symlink: string }>;
-
-/** A git repository at `dir` whose HEAD holds exactly `files`. */
-function commitTree(dir: string, files: Files): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' });
-  git('init', '-q');
-  for (const [name, content] of Object.entries(files)) {
-    const file = path.join(dir, name);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (typeof content === 'object' && 'symlink' in content) fs.symlinkSync(content.symlink, file);
-    else fs.writeFileSync(file, content);
-  }
-  git('add', '-A');
-  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'push');
-}
-
-interface Outcome {
-  result?: BuildResult;
-  error?: unknown;
-  output: string;
-}
-
-async function build(repo: string, version: number, cacheDir: string): Promise<Outcome> {
-  const lines: string[] = [];
-  const archive = spawn('git', ['archive', '--format=tar', 'HEAD'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
-  const outcome: Outcome = { output: '' };
-  try {
-    outcome.result = await buildRelease({ docker, app: APP, version, source: archive.stdout, cacheDir, env: {}, onLine: (line) => lines.push(line) });
-  } catch (err) {
-    outcome.error = err;
-  }
-  outcome.output = lines.join('\n');
-  return outcome;
-}
-
-function assertOk(outcome: Outcome): BuildResult {
-  if (outcome.error) assert.fail(`build failed: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.result!;
-}
-
-/** Runs the image's own command (its web process) with PORT; resolves to the host port once it answers. */
-async function startRelease(image: string): Promise<{ port: number; name: string }> {
-  const name = `${APP}-web-${Math.random().toString(36).slice(2, 8)}`;
-  await run('docker', ['run', '-d', '--name', name, '--label', 'com.shipoff.managed=true', '--label', `shipoff.app=${APP}`, '-e', `PORT=${PORT}`, '-p', `127.0.0.1::${PORT}`, image]);
-  const { stdout } = await run('docker', ['port', name, String(PORT)]);
-  const port = Number(/:(\d+)\s*$/m.exec(stdout)?.[1]);
-  for (let i = 0; i < 100; i++) {
-    if (await get(port, '/').then(() => true, () => false)) return { port, name };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const logs = await run('docker', ['logs', name]).then((r) => r.stdout + r.stderr, () => '');
-  throw new Error(`${image} never answered on port ${PORT}:\n${logs}`);
-}
-
-interface Response {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One request, with the path sent exactly as given (http.request does not normalize it). */
-function get(port: number, requestPath: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: requestPath, method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Bytes written to the socket as they are (NUL, backslashes, anything), and the whole answer as text. */
-function rawRequest(port: number, requestLine: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(`${requestLine}\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.on('error', reject);
-    socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer to ${JSON.stringify(requestLine)}`)));
-  });
+/** Builds HEAD of `repo` as app APP. */
+function build(repo: string, version: number, cacheDir: string): Promise<Outcome> {
+  return buildHead(repo, { app: APP, version, cacheDir });
 }
 
 const ETC_PASSWD = /root:x:0:0|daemon:x:1:1/;
@@ -137,7 +47,7 @@ describe('static server on this Node, as an ES module', () => {
     try {
       let res: Response | undefined;
       for (let i = 0; i < 50 && !res; i++) {
-        res = await get(port, '/some/route').catch(() => undefined);
+        res = await request(port, '/some/route').catch(() => undefined);
         if (!res) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(res, `the server never answered:\n${log}`);
@@ -151,16 +61,6 @@ describe('static server on this Node, as an ES module', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
-
 describe('static buildpack and server (real Docker, stack image)', { timeout: 240_000 }, () => {
   let dir: ReturnType<typeof tempDir>;
   let cacheDir: string;
@@ -172,11 +72,7 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
   });
 
   after(async () => {
-    const { stdout: ids } = await run('docker', ['ps', '-aq', '--filter', `label=shipoff.app=${APP}`]);
-    if (ids.trim()) await run('docker', ['rm', '-f', ...ids.trim().split('\n')]).catch(() => undefined);
-    const { stdout } = await run('docker', ['image', 'ls', '-q', '--filter', `label=shipoff.app=${APP}`]);
-    const images = [...new Set(stdout.split('\n').filter(Boolean))];
-    if (images.length > 0) await run('docker', ['image', 'rm', '-f', ...images]).catch(() => undefined);
+    await removeAppsFromDocker([APP]);
     dir?.remove();
   });
 
@@ -196,7 +92,7 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
       build1 = await build(repo, 1, cacheDir);
       const result = assertOk(build1);
       console.log(`static site build: ${result.durationMs} ms`);
-      const started = await startRelease(result.image);
+      const started = await startRelease(result.image, APP);
       containers.push(started.name);
       port = started.port;
     });
@@ -206,8 +102,7 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
       assert.match(build1.output, /^-----> Static site app detected$/m);
       assert.equal(result.buildpack, 'Static site');
       assert.deepEqual(result.processTypes, { web: 'node .shipoff/static-server.js' });
-      const { stdout } = await run('docker', ['run', '--rm', result.image, 'cat', '/app/.shipoff/static-server.js']);
-      assert.equal(stdout, fs.readFileSync(new URL('../../buildpacks/static/server.js', import.meta.url), 'utf8'));
+      assert.equal(await oneOff(result.image, ['cat', '/app/.shipoff/static-server.js']), fs.readFileSync(new URL('../../buildpacks/static/server.js', import.meta.url), 'utf8'));
     });
 
     it('serves files with the right Content-Type, byte for byte', async () => {
@@ -225,99 +120,99 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
         ['/styles/style.css', /^text\/css/, STATIC_SITE['css/style.css']!],
       ];
       for (const [requestPath, type, body] of expected) {
-        const res = await get(port, requestPath);
+        const res = await request(port, requestPath);
         assert.equal(res.status, 200, requestPath);
         assert.match(String(res.headers['content-type']), type, requestPath);
         assert.equal(res.headers['x-content-type-options'], 'nosniff');
         assert.deepEqual(res.body, Buffer.from(body), requestPath);
       }
-      const dirNoSlash = await get(port, '/docs?x=1');
+      const dirNoSlash = await request(port, '/docs?x=1');
       assert.equal(dirNoSlash.status, 301);
       assert.equal(dirNoSlash.headers.location, '/docs/?x=1');
     });
 
     it('answers HEAD with the headers only, and other methods with 405', async () => {
-      const head = await get(port, '/css/style.css', {}, 'HEAD');
+      const head = await request(port, '/css/style.css', {}, 'HEAD');
       assert.equal(head.status, 200);
       assert.equal(Number(head.headers['content-length']), Buffer.byteLength(STATIC_SITE['css/style.css']!));
       assert.equal(head.body.length, 0);
       for (const method of ['POST', 'PUT', 'DELETE']) {
-        const res = await get(port, '/index.html', {}, method);
+        const res = await request(port, '/index.html', {}, method);
         assert.equal(res.status, 405, method);
         assert.equal(res.headers.allow, 'GET, HEAD');
       }
     });
 
     it('revalidates with ETag and Last-Modified: 304', async () => {
-      const first = await get(port, '/css/style.css');
+      const first = await request(port, '/css/style.css');
       const etag = String(first.headers.etag);
       const lastModified = String(first.headers['last-modified']);
       assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+"$/);
       assert.ok(!Number.isNaN(Date.parse(lastModified)));
-      const byEtag = await get(port, '/css/style.css', { 'If-None-Match': etag });
+      const byEtag = await request(port, '/css/style.css', { 'If-None-Match': etag });
       assert.equal(byEtag.status, 304);
       assert.equal(byEtag.body.length, 0);
       assert.equal(byEtag.headers.etag, etag);
-      assert.equal((await get(port, '/css/style.css', { 'If-Modified-Since': lastModified })).status, 304);
-      assert.equal((await get(port, '/css/style.css', { 'If-None-Match': '"other"' })).status, 200);
-      assert.equal((await get(port, '/css/style.css', { 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' })).status, 200);
+      assert.equal((await request(port, '/css/style.css', { 'If-Modified-Since': lastModified })).status, 304);
+      assert.equal((await request(port, '/css/style.css', { 'If-None-Match': '"other"' })).status, 200);
+      assert.equal((await request(port, '/css/style.css', { 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' })).status, 200);
       // The compressed representation has its own ETag, and it revalidates too.
-      const br = await get(port, '/css/style.css', { 'Accept-Encoding': 'br' });
+      const br = await request(port, '/css/style.css', { 'Accept-Encoding': 'br' });
       assert.notEqual(br.headers.etag, etag);
-      assert.equal((await get(port, '/css/style.css', { 'Accept-Encoding': 'br', 'If-None-Match': String(br.headers.etag) })).status, 304);
+      assert.equal((await request(port, '/css/style.css', { 'Accept-Encoding': 'br', 'If-None-Match': String(br.headers.etag) })).status, 304);
     });
 
     it('compresses with brotli or gzip as Accept-Encoding allows', async () => {
       const original = Buffer.from(STATIC_SITE['css/style.css']!);
-      const br = await get(port, '/css/style.css', { 'Accept-Encoding': 'gzip, deflate, br' });
+      const br = await request(port, '/css/style.css', { 'Accept-Encoding': 'gzip, deflate, br' });
       assert.equal(br.headers['content-encoding'], 'br');
       assert.equal(br.headers.vary, 'Accept-Encoding');
       assert.ok(br.body.length < original.length, 'smaller than the file');
       assert.deepEqual(zlib.brotliDecompressSync(br.body), original);
 
-      const gzip = await get(port, '/css/style.css', { 'Accept-Encoding': 'gzip' });
+      const gzip = await request(port, '/css/style.css', { 'Accept-Encoding': 'gzip' });
       assert.equal(gzip.headers['content-encoding'], 'gzip');
       assert.deepEqual(zlib.gunzipSync(gzip.body), original);
 
-      const refused = await get(port, '/css/style.css', { 'Accept-Encoding': 'br;q=0, gzip;q=0' });
+      const refused = await request(port, '/css/style.css', { 'Accept-Encoding': 'br;q=0, gzip;q=0' });
       assert.equal(refused.headers['content-encoding'], undefined);
       assert.deepEqual(refused.body, original);
-      const png = await get(port, '/img/pixel.png', { 'Accept-Encoding': 'br, gzip' });
+      const png = await request(port, '/img/pixel.png', { 'Accept-Encoding': 'br, gzip' });
       assert.equal(png.headers['content-encoding'], undefined, 'images are not recompressed');
     });
 
     it('serves byte ranges: 206, and 416 when out of range', async () => {
       const text = STATIC_SITE['css/style.css']!;
       const size = Buffer.byteLength(text);
-      const part = await get(port, '/css/style.css', { Range: 'bytes=5-14', 'Accept-Encoding': 'br' });
+      const part = await request(port, '/css/style.css', { Range: 'bytes=5-14', 'Accept-Encoding': 'br' });
       assert.equal(part.status, 206);
       assert.equal(part.headers['content-range'], `bytes 5-14/${size}`);
       assert.equal(part.headers['content-encoding'], undefined);
       assert.equal(part.body.toString(), text.slice(5, 15));
-      const tail = await get(port, '/css/style.css', { Range: 'bytes=-7' });
+      const tail = await request(port, '/css/style.css', { Range: 'bytes=-7' });
       assert.equal(tail.status, 206);
       assert.equal(tail.body.toString(), text.slice(-7));
-      const open = await get(port, '/css/style.css', { Range: `bytes=${size - 3}-` });
+      const open = await request(port, '/css/style.css', { Range: `bytes=${size - 3}-` });
       assert.equal(open.body.toString(), text.slice(-3));
-      const beyond = await get(port, '/css/style.css', { Range: `bytes=${size}-` });
+      const beyond = await request(port, '/css/style.css', { Range: `bytes=${size}-` });
       assert.equal(beyond.status, 416);
       assert.equal(beyond.headers['content-range'], `bytes */${size}`);
-      const stale = await get(port, '/css/style.css', { Range: 'bytes=0-3', 'If-Range': '"stale"' });
+      const stale = await request(port, '/css/style.css', { Range: 'bytes=0-3', 'If-Range': '"stale"' });
       assert.equal(stale.status, 200, 'If-Range that does not match: the whole file');
     });
 
     it('caches hashed asset names for a year and revalidates everything else', async () => {
-      assert.equal((await get(port, '/js/app.3f2a1b9c.js')).headers['cache-control'], 'public, max-age=31536000, immutable');
-      assert.equal((await get(port, '/index.html')).headers['cache-control'], 'no-cache');
-      assert.equal((await get(port, '/js/plain.js')).headers['cache-control'], 'no-cache');
+      assert.equal((await request(port, '/js/app.3f2a1b9c.js')).headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal((await request(port, '/index.html')).headers['cache-control'], 'no-cache');
+      assert.equal((await request(port, '/js/plain.js')).headers['cache-control'], 'no-cache');
     });
 
     it('answers 404 for missing files and never serves dotfiles', async () => {
-      const missing = await get(port, '/nope.html');
+      const missing = await request(port, '/nope.html');
       assert.equal(missing.status, 404);
       assert.match(missing.body.toString(), /Not Found/);
       for (const requestPath of ['/.env', '/.git/config', '/.shipoff/static-server.js', '/css/../.env']) {
-        const res = await get(port, requestPath);
+        const res = await request(port, requestPath);
         assert.ok(res.status === 404 || res.status === 400, `${requestPath}: ${res.status}`);
         assert.doesNotMatch(res.body.toString(), /do-not-serve|\[core\]|createServer/, requestPath);
       }
@@ -340,7 +235,7 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
         '/./etc/passwd',
       ];
       for (const attempt of attempts) {
-        const res = await get(port, attempt);
+        const res = await request(port, attempt);
         assert.ok([400, 404].includes(res.status), `${attempt}: ${res.status}`);
         assert.doesNotMatch(res.body.toString(), ETC_PASSWD, attempt);
       }
@@ -357,7 +252,7 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
         assert.doesNotMatch(answer, ETC_PASSWD, line);
       }
       // A symlink that stays inside the root is followed as usual.
-      assert.equal((await get(port, '/styles/style.css')).status, 200);
+      assert.equal((await request(port, '/styles/style.css')).status, 200);
     });
   });
 
@@ -369,7 +264,7 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
       const repo = path.join(dir.path, 'spa');
       commitTree(repo, STATIC_SPA);
       outcome = await build(repo, 2, cacheDir);
-      const started = await startRelease(assertOk(outcome).image);
+      const started = await startRelease(assertOk(outcome).image, APP);
       containers.push(started.name);
       port = started.port;
     });
@@ -382,18 +277,18 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
     it('serves the root from dist/ and sends unknown paths to index.html', async () => {
       const shell = STATIC_SPA['dist/index.html']!;
       for (const requestPath of ['/', '/dashboard', '/users/42/settings?tab=x']) {
-        const res = await get(port, requestPath);
+        const res = await request(port, requestPath);
         assert.equal(res.status, 200, requestPath);
         assert.match(String(res.headers['content-type']), /^text\/html/);
         assert.equal(res.body.toString(), shell, requestPath);
       }
-      const asset = await get(port, '/assets/index-BMeW2T3d.js');
+      const asset = await request(port, '/assets/index-BMeW2T3d.js');
       assert.equal(asset.body.toString(), STATIC_SPA['dist/assets/index-BMeW2T3d.js']);
       assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
       assert.equal(asset.headers['x-served-by'], 'shipoff-static', 'headers from static.json');
-      const source = await get(port, '/src/main.js');
+      const source = await request(port, '/src/main.js');
       assert.equal(source.body.toString(), shell, 'outside the root: the SPA shell, not the file');
-      const config = await get(port, '/static.json');
+      const config = await request(port, '/static.json');
       assert.doesNotMatch(config.body.toString(), /"routes"/);
       const traversal = await rawRequest(port, 'GET /../static.json HTTP/1.1');
       assert.match(traversal, /^HTTP\/1\.1 400/);
@@ -406,22 +301,22 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
     before(async () => {
       const repo = path.join(dir.path, 'clean');
       commitTree(repo, STATIC_CLEAN_URLS);
-      const started = await startRelease(assertOk(await build(repo, 3, cacheDir)).image);
+      const started = await startRelease(assertOk(await build(repo, 3, cacheDir)).image, APP);
       containers.push(started.name);
       port = started.port;
     });
 
     it('serves /pricing from pricing.html and redirects /pricing.html there', async () => {
-      const page = await get(port, '/pricing');
+      const page = await request(port, '/pricing');
       assert.equal(page.status, 200);
       assert.equal(page.body.toString(), STATIC_CLEAN_URLS['pricing.html']);
-      const redirect = await get(port, '/pricing.html');
+      const redirect = await request(port, '/pricing.html');
       assert.equal(redirect.status, 301);
       assert.equal(redirect.headers.location, '/pricing');
     });
 
     it('answers unknown paths with error_page and status 404', async () => {
-      const res = await get(port, '/missing');
+      const res = await request(port, '/missing');
       assert.equal(res.status, 404);
       assert.equal(res.body.toString(), STATIC_CLEAN_URLS['404.html']);
       assert.equal(res.headers['cache-control'], 'no-cache');
@@ -432,15 +327,13 @@ describe('static buildpack and server (real Docker, stack image)', { timeout: 24
     const repo = path.join(dir.path, 'bad');
     commitTree(repo, STATIC_BAD_CONFIG);
     const outcome = await build(repo, 4, cacheDir);
-    assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_FAILED'), `${String(outcome.error)}\n${outcome.output}`);
-    assert.match((outcome.error as Error).message, /static\.json is not valid JSON/);
+    assertFailed(outcome, /static\.json is not valid JSON/);
   });
 
   it('fails the build when static.json names a root that does not exist', async () => {
     const repo = path.join(dir.path, 'noroot');
     commitTree(repo, { 'static.json': '{"root": "build/"}\n' });
     const outcome = await build(repo, 5, cacheDir);
-    assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_FAILED'), `${String(outcome.error)}\n${outcome.output}`);
-    assert.match((outcome.error as Error).message, /"root": build\/ does not exist/);
+    assertFailed(outcome, /"root": build\/ does not exist/);
   });
 });

@@ -2,26 +2,14 @@
 // sample Node.js app pushed as `git archive` output, the npm registry, the
 // node_modules cache, Procfiles, refusals and cancellation. No mocks.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import Docker from 'dockerode';
-import { isShipoffError } from '../core/errors.js';
-import {
-  BUILDPACKS,
-  buildRelease,
-  launchArgv,
-  parseProcfile,
-  parseReleaseYaml,
-  type BuildOptions,
-  type BuildResult,
-} from '../buildpacks/index.js';
+import { BUILDPACKS, launchArgv, parseProcfile, parseReleaseYaml } from '../buildpacks/index.js';
+import { appContainers, assertFailsWith, assertOk, buildHead, commitTree, docker, oneOff, removeAppsFromDocker, serveRelease, type Outcome } from './helpers/builds.js';
 import { tempDir } from './helpers/temp.js';
 
-const run = promisify(execFile);
-const docker = new Docker();
 const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const APP = `bptest-${suffix}`;
 const OTHER = `bptest-other-${suffix}`;
@@ -35,65 +23,12 @@ function packageJson(extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ name: 'sample', version: '1.0.0', private: true, scripts: { start: 'node server.js' }, dependencies: { ms: '2.1.3' }, ...extra }, null, 2);
 }
 
-/** A git repository at `dir` whose HEAD holds exactly `files` (and `links`). */
-function commitTree(dir: string, files: Record<string, string>, links: Record<string, string> = {}): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' });
-  if (!fs.existsSync(path.join(dir, '.git'))) git('init', '-q');
-  git('rm', '-rq', '--cached', '--ignore-unmatch', '.');
-  for (const entry of fs.readdirSync(dir)) if (entry !== '.git') fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
-  for (const [name, target] of Object.entries(links)) fs.symlinkSync(target, path.join(dir, name));
-  git('add', '-A');
-  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'push', '--allow-empty');
-}
-
 /** The lockfile npm itself writes for package.json, made on the host. */
 function lockfileFor(pkg: string, scratch: string): string {
   fs.mkdirSync(scratch, { recursive: true });
   fs.writeFileSync(path.join(scratch, 'package.json'), pkg);
   execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: scratch, stdio: 'pipe' });
   return fs.readFileSync(path.join(scratch, 'package-lock.json'), 'utf8');
-}
-
-interface Outcome {
-  result?: BuildResult;
-  error?: unknown;
-  lines: string[];
-  output: string;
-}
-
-async function build(repo: string, options: Partial<BuildOptions> & { app: string; version: number; cacheDir: string }): Promise<Outcome> {
-  const lines: string[] = [];
-  // `git archive` exactly as gitd will run it; the stream goes straight in.
-  const archive = spawn('git', ['archive', '--format=tar', 'HEAD'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
-  const outcome: Outcome = { lines, output: '' };
-  try {
-    outcome.result = await buildRelease({
-      docker,
-      source: archive.stdout,
-      env: {},
-      ...options,
-      onLine: (line) => {
-        lines.push(line);
-        options.onLine?.(line);
-      },
-    });
-  } catch (err) {
-    outcome.error = err;
-  }
-  outcome.output = lines.join('\n');
-  return outcome;
-}
-
-async function buildContainers(app: string): Promise<string[]> {
-  const { stdout } = await run('docker', ['ps', '-aq', '--filter', 'label=shipoff.role=build', '--filter', `label=shipoff.app=${app}`]);
-  return stdout.split('\n').filter(Boolean);
-}
-
-function assertOk(outcome: Outcome): BuildResult {
-  if (outcome.error) assert.fail(`build failed: ${String(outcome.error)}\n${outcome.output}`);
-  return outcome.result!;
 }
 
 describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150_000 }, () => {
@@ -111,17 +46,13 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
   });
 
   after(async () => {
-    for (const app of [APP, OTHER]) {
-      const { stdout } = await run('docker', ['image', 'ls', '-q', '--filter', `label=shipoff.app=${app}`]);
-      const ids = [...new Set(stdout.split('\n').filter(Boolean))];
-      if (ids.length > 0) await run('docker', ['image', 'rm', '-f', ...ids]).catch(() => undefined);
-    }
+    await removeAppsFromDocker([APP, OTHER]);
     dir?.remove();
   });
 
   it('builds a Node.js app into a labelled release image', async () => {
     commitTree(repo, { 'package.json': packageJson(), 'package-lock.json': lockfile, 'server.js': SERVER_JS });
-    first = await build(repo, { app: APP, version: 1, cacheDir, env: { SECRET_TOKEN: 'do-not-bake-me' } });
+    first = await buildHead(repo, { app: APP, version: 1, cacheDir, env: { SECRET_TOKEN: 'do-not-bake-me' } });
     const result = assertOk(first);
     console.log(`first build: ${result.durationMs} ms`);
     assert.match(first.output, /^-----> Node\.js app detected$/m);
@@ -142,38 +73,27 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
     assert.equal(image.Config.WorkingDir, '/app');
     const env = (image.Config.Env ?? []).join('\n');
     assert.doesNotMatch(env, /SECRET_TOKEN|do-not-bake-me|NODE_EXTRA_CA_CERTS|npm_config_cafile/, 'no config or build-only variables baked in');
-    assert.deepEqual(await buildContainers(APP), [], 'the build container is gone');
+    assert.deepEqual(await appContainers(APP, 'build'), [], 'the build container is gone');
   });
 
   it('runs the release image with launchArgv: dependencies, NODE_ENV and the web process', async () => {
     const image = `shipoff/${APP}:v1`;
-    const probe = await run('docker', ['run', '--rm', image, ...launchArgv(`node -e "console.log(require('ms')(2000), process.env.NODE_ENV)"`)]);
-    assert.equal(probe.stdout.trim(), '2s production');
+    const probe = await oneOff(image, `node -e "console.log(require('ms')(2000), process.env.NODE_ENV)"`);
+    assert.equal(probe.trim(), '2s production');
 
-    const name = `bptest-web-${suffix}`;
-    await run('docker', ['run', '-d', '--name', name, '--label', 'com.shipoff.managed=true', '-e', 'PORT=5000', image, ...launchArgv('npm start')]);
-    try {
-      let body = '';
-      for (let i = 0; i < 50 && !body; i++) {
-        body = await run('docker', ['exec', name, 'curl', '-sf', 'http://127.0.0.1:5000/']).then((r) => r.stdout, () => '');
-        if (!body) await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(body, 'served 1m production\n');
-    } finally {
-      await run('docker', ['rm', '-f', name]).catch(() => undefined);
-    }
+    assert.equal(await serveRelease(image, { command: 'npm start' }), 'served 1m production\n');
   });
 
   it('restores node_modules from the cache when the lockfile is unchanged', async () => {
     commitTree(repo, { 'package.json': packageJson(), 'package-lock.json': lockfile, 'server.js': SERVER_JS.replace('served', 'served again') });
-    const second = await build(repo, { app: APP, version: 2, cacheDir });
+    const second = await buildHead(repo, { app: APP, version: 2, cacheDir });
     const result = assertOk(second);
     console.log(`cached build: ${result.durationMs} ms (first: ${first.result?.durationMs} ms)`);
     assert.match(second.output, /^-----> Restoring cache$/m);
     assert.doesNotMatch(second.output, /Installing dependencies/);
     assert.ok(result.durationMs < first.result!.durationMs, 'the cached build is faster');
-    const probe = await run('docker', ['run', '--rm', result.image, ...launchArgv(`node -p "require('ms')(3000)"`)]);
-    assert.equal(probe.stdout.trim(), '3s');
+    const probe = await oneOff(result.image, `node -p "require('ms')(3000)"`);
+    assert.equal(probe.trim(), '3s');
   });
 
   it('lets a Procfile override the default process types; config vars reach the build only', async () => {
@@ -184,7 +104,7 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
       'server.js': SERVER_JS,
       Procfile: '# processes\nweb: node server.js\nworker: node -e "setInterval(() => {}, 1000)"\n',
     });
-    const outcome = await build(repo, { app: APP, version: 3, cacheDir, env: { GREETING: 'hello-from-config' } });
+    const outcome = await buildHead(repo, { app: APP, version: 3, cacheDir, env: { GREETING: 'hello-from-config' } });
     const result = assertOk(outcome);
     const types = { web: 'node server.js', worker: 'node -e "setInterval(() => {}, 1000)"' };
     assert.deepEqual(result.processTypes, types);
@@ -199,17 +119,16 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
   it('fails with SHIPOFF_NO_BUILDPACK naming what it looked for', async () => {
     const other = path.join(dir.path, 'readme-only');
     commitTree(other, { 'README.md': '# nothing to build\n' });
-    const outcome = await build(other, { app: OTHER, version: 1, cacheDir: path.join(dir.path, 'cache', OTHER) });
-    assert.ok(isShipoffError(outcome.error, 'SHIPOFF_NO_BUILDPACK'), String(outcome.error));
-    assert.match((outcome.error as Error).message, /package\.json \(Node\.js\)/);
+    const outcome = await buildHead(other, { app: OTHER, version: 1, cacheDir: path.join(dir.path, 'cache', OTHER) });
+    assertFailsWith(outcome, 'SHIPOFF_NO_BUILDPACK', /package\.json \(Node\.js\)/);
     for (const bp of BUILDPACKS) assert.ok((outcome.error as Error).message.includes(bp.name));
-    assert.deepEqual(await buildContainers(OTHER), []);
+    assert.deepEqual(await appContainers(OTHER, 'build'), []);
   });
 
   it('detects a static site when there is no package.json', async () => {
     const other = path.join(dir.path, 'static');
     commitTree(other, { 'index.html': '<h1>static</h1>\n' });
-    const outcome = await build(other, { app: OTHER, version: 5, cacheDir: path.join(dir.path, 'cache', OTHER) });
+    const outcome = await buildHead(other, { app: OTHER, version: 5, cacheDir: path.join(dir.path, 'cache', OTHER) });
     const result = assertOk(outcome);
     assert.match(outcome.output, /^-----> Static site app detected$/m);
     assert.equal(result.buildpack, 'Static site');
@@ -222,10 +141,9 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
   ] as const) {
     it(`refuses a symlinked ${file} without showing what it points at`, async () => {
       const other = path.join(dir.path, `link-${file}`);
-      commitTree(other, files, { [file]: '/etc/passwd' });
-      const outcome = await build(other, { app: OTHER, version: 1, cacheDir: path.join(dir.path, 'cache', OTHER) });
-      assert.ok(isShipoffError(outcome.error, 'SHIPOFF_UNSAFE_FILE'), `${String(outcome.error)}\n${outcome.output}`);
-      assert.match((outcome.error as Error).message, new RegExp(`^${file} is a symbolic link`));
+      commitTree(other, { ...files, [file]: { symlink: '/etc/passwd' } });
+      const outcome = await buildHead(other, { app: OTHER, version: 1, cacheDir: path.join(dir.path, 'cache', OTHER) });
+      assertFailsWith(outcome, 'SHIPOFF_UNSAFE_FILE', new RegExp(`^${file} is a symbolic link`));
       assert.doesNotMatch(outcome.output + (outcome.error as Error).message, /root:x:0:0/);
     });
   }
@@ -233,11 +151,10 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
   it('fails with SHIPOFF_BUILD_FAILED and the last lines when the build script fails', async () => {
     const other = path.join(dir.path, 'failing');
     commitTree(other, { 'package.json': JSON.stringify({ name: 'f', version: '1.0.0', scripts: { build: 'echo compiling-now && exit 3' } }) });
-    const outcome = await build(other, { app: OTHER, version: 2, cacheDir: path.join(dir.path, 'cache', OTHER) });
-    assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_FAILED'), `${String(outcome.error)}\n${outcome.output}`);
-    assert.match((outcome.error as Error).message, /compiling-now/);
+    const outcome = await buildHead(other, { app: OTHER, version: 2, cacheDir: path.join(dir.path, 'cache', OTHER) });
+    assertFailsWith(outcome, 'SHIPOFF_BUILD_FAILED', /compiling-now/);
     assert.match(outcome.output, /compiling-now/);
-    assert.deepEqual(await buildContainers(OTHER), []);
+    assert.deepEqual(await appContainers(OTHER, 'build'), []);
   });
 
   it('cancels on abort: SHIPOFF_BUILD_CANCELLED, and the container is removed', async () => {
@@ -245,7 +162,7 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
     commitTree(other, { 'package.json': JSON.stringify({ name: 's', version: '1.0.0', scripts: { build: 'echo sleeping && sleep 30' } }) });
     const controller = new AbortController();
     const started = Date.now();
-    const outcome = await build(other, {
+    const outcome = await buildHead(other, {
       app: OTHER,
       version: 3,
       cacheDir: path.join(dir.path, 'cache', OTHER),
@@ -254,16 +171,16 @@ describe('buildRelease (real Docker, stack image, npm registry)', { timeout: 150
         if (line.includes('sleeping')) controller.abort();
       },
     });
-    assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_CANCELLED'), `${String(outcome.error)}\n${outcome.output}`);
+    assertFailsWith(outcome, 'SHIPOFF_BUILD_CANCELLED');
     assert.ok(Date.now() - started < 20_000, 'stopped well before the sleep ended');
-    assert.deepEqual(await buildContainers(OTHER), []);
+    assert.deepEqual(await appContainers(OTHER, 'build'), []);
   });
 
   it('stops a build that runs too long: SHIPOFF_BUILD_TIMEOUT', async () => {
     const other = path.join(dir.path, 'slow');
-    const outcome = await build(other, { app: OTHER, version: 4, cacheDir: path.join(dir.path, 'cache', OTHER), timeoutMs: 3_000 });
-    assert.ok(isShipoffError(outcome.error, 'SHIPOFF_BUILD_TIMEOUT'), `${String(outcome.error)}\n${outcome.output}`);
-    assert.deepEqual(await buildContainers(OTHER), []);
+    const outcome = await buildHead(other, { app: OTHER, version: 4, cacheDir: path.join(dir.path, 'cache', OTHER), timeoutMs: 3_000 });
+    assertFailsWith(outcome, 'SHIPOFF_BUILD_TIMEOUT');
+    assert.deepEqual(await appContainers(OTHER, 'build'), []);
   });
 });
 

@@ -134,6 +134,16 @@ describe('scale to zero', { timeout: 300_000 }, () => {
     assert.equal(after[0]!.state, 'running');
     assert.equal(count(host.output(), /woke from parked/) - 0, 1);
     assert.equal(count(host.output(), /woke from/) - wakesBefore, 1, 'exactly one wake');
+    const metrics = await new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: host.httpPort, path: '/metrics', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    assert.match(metrics, new RegExp(`^shipoff_wakeups_total\\{app="${APP}",result="ok"\\} [1-9]`, 'm'));
+    assert.match(metrics, new RegExp(`^shipoff_wake_duration_seconds_count\\{app="${APP}"\\} [1-9]`, 'm'));
     const first = Math.min(...answers.map((a) => a.ms));
     console.log(`wake from parked: first answer after ${Math.round(first)} ms, last after ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms`);
   });

@@ -5,3 +5,4 @@ export { IMAGE_DEFAULT_COMMAND, launchArgv } from './launch.js';
 export { BUILDPACKS, describeDetection, type Buildpack } from './registry.js';
 export { parseProcfile, parseReleaseYaml, mergeProcessTypes } from './process-types.js';
 export { stackImageRef, findRepoRoot } from './stack-image.js';
+export { staticSiteHandler, type StaticSite } from './static-site.js';

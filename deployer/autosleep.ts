@@ -20,6 +20,8 @@ export interface ActivityView {
   /** Requests (and upgraded sockets) open to the app right now. */
   inFlightFor(app: string): number;
   inFlightTo(backend: { host: string; port: number }): number;
+  /** Is the app a static release, served from its files by the router? It has no instances: nothing sleeps or wakes. */
+  isStatic?(app: string): boolean;
 }
 
 export interface AutosleepDeps {
@@ -111,7 +113,7 @@ export class Autosleep {
     if (routed.length === 0 && this.sleeping.size === 0) return;
     const byName = new Map((await this.deps.allApps()).map((a) => [a.name, a]));
     for (const app of routed) {
-      if (this.busy.has(app) || this.waking.has(app) || this.deps.traffic.inFlightFor(app) > 0) continue;
+      if (this.busy.has(app) || this.waking.has(app) || this.deps.traffic.inFlightFor(app) > 0 || this.deps.traffic.isStatic?.(app)) continue;
       const last = this.deps.traffic.lastActivity(app);
       const record = byName.get(app);
       if (last === undefined || !record) continue;
@@ -207,8 +209,8 @@ export class Autosleep {
 
   private async bringBack(app: string, release: number, started: number, timeoutMs: number): Promise<WakeResult> {
     while (this.busy.has(app)) await new Promise((r) => setTimeout(r, 5));
-    // Woken meanwhile (a deploy set routes while this waited for the freezer)?
-    if (this.deps.traffic.get(app).length > 0) return { ok: true, attempted: true, from: 'frozen', ms: this.now() - started };
+    // Woken meanwhile (a deploy set routes while this waited for the freezer)? A static release is always awake.
+    if (this.deps.traffic.get(app).length > 0 || this.deps.traffic.isStatic?.(app)) return { ok: true, attempted: true, from: 'frozen', ms: this.now() - started };
     const s = this.sleeping.get(app);
     const deadline = started + timeoutMs;
     let instances: Instance[];

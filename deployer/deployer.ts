@@ -17,6 +17,7 @@ import {
 import type { Instance, InstanceSpec, Runtime } from '../runtimes/index.js';
 import { BuildSlots } from './build-slots.js';
 import { DEFAULT_HEALTH_CHECK, type HealthCheck, waitUntilHealthy } from './health-check.js';
+import { isStaticRelease, type StaticReleases } from './static-release.js';
 
 export interface Backend {
   host: string;
@@ -28,6 +29,10 @@ export interface Traffic {
   set(app: string, backends: Backend[]): void;
   get(app: string): readonly Backend[];
   drained(backends: Backend[], timeoutMs: number): Promise<boolean>;
+  /** Static releases (with deps.staticReleases): the router serves the app from DIR; set() undoes it. */
+  setStatic?(app: string, dir: string): void;
+  /** Resolves once no request is served from DIR, or after timeoutMs. */
+  staticDrained?(dir: string, timeoutMs: number): Promise<boolean>;
 }
 
 export interface BuildJob {
@@ -64,6 +69,8 @@ export interface DeployerDeps {
   maxConcurrentBuilds?: number;
   /** Grace for in-flight requests before the old release is stopped. */
   drainMs?: number;
+  /** Releases whose web process is the static server are served by the router from their files (deployer/static-release.ts). */
+  staticReleases?: StaticReleases;
 }
 
 export interface DeployRequest {
@@ -91,6 +98,10 @@ export const WEB_PORT = 5000;
 const DEFAULT_MEMORY = 512 * 1024 * 1024;
 
 const instanceName = (i: { processType: string; index: number }): string => `${i.processType}.${i.index}`;
+/** A static release's process types but web (the router serves web from its files). */
+const nonWebTypes = (release: Release): string[] => Object.keys(release.processTypes).filter((t) => t !== 'web');
+/** How long an old static release's files stay after the switch, at least (then until its requests finished). */
+const STATIC_GRACE_MS = 1_000;
 const isUp = (i: Instance): boolean => i.state === 'running' || i.state === 'starting' || i.state === 'paused';
 
 /** How many of each process type run: the formation, else 1 of each. */
@@ -183,11 +194,13 @@ export class Deployer {
       if (release.version !== version) out.line(`       (numbered v${release.version}: another release was made meanwhile)`);
       out.line(`-----> Releasing v${release.version}: ${Object.entries(built.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ')}`);
 
-      started = await this.startRelease(req.app, release, out, signal);
+      // A static release runs no web container: the router serves its files.
+      const staticDir = await this.staticDirFor(req.app.name, release, (line) => out.line(line));
+      started = await this.startRelease(req.app, release, out, signal, staticDir ? nonWebTypes(release) : undefined);
       if (signal.aborted) throw signal.reason;
 
       deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
-      this.switchTraffic(req.app.name, release.version, started);
+      this.switchTraffic(req.app.name, release.version, started, staticDir);
       await store.audit.record({ actor: req.user.name, app: req.app.name, action: 'deploy.live', details: { deploy: deploy.id, release: release.version, commit: req.commitSha } });
       out.line(`=====> ${req.app.name} v${release.version} is live at ${this.deps.appUrl(req.app.name)}`);
       return true;
@@ -312,15 +325,34 @@ export class Deployer {
   }
 
   /** New requests go to the new instances now; the old ones stop once their requests finish. */
-  private switchTraffic(app: string, version: number, started: Instance[]): void {
+  private switchTraffic(app: string, version: number, started: Instance[], staticDir?: string): void {
     const previous = [...this.deps.traffic.get(app)];
-    this.deps.traffic.set(app, started.filter((i) => i.processType === 'web' && i.address).map((i) => i.address!));
+    if (staticDir) this.deps.traffic.setStatic!(app, staticDir);
+    else this.deps.traffic.set(app, started.filter((i) => i.processType === 'web' && i.address).map((i) => i.address!));
+    this.retireStaticFiles(app, staticDir ? version : undefined);
     const retire = (async () => {
       await this.deps.traffic.drained(previous, this.deps.drainMs ?? 30_000);
       const old = (await this.deps.runtime.list(app)).filter((i) => i.release !== version);
       await Promise.all(old.map((i) => this.deps.runtime.stop(i.id, 10_000).catch((err: Error) => this.deps.log(` !     stopping ${app} ${instanceName(i)} v${i.release}: ${err.message}`))));
     })();
     this.track(retire);
+  }
+
+  /** The directory the router serves a static release from (extracted and checked), else undefined. */
+  private async staticDirFor(app: string, release: Release, out: (line: string) => void): Promise<string | undefined> {
+    const { staticReleases, traffic } = this.deps;
+    if (!staticReleases || !traffic.setStatic || !isStaticRelease(release)) return undefined;
+    return staticReleases.prepare(app, release.version, release.image, out);
+  }
+
+  /** The app's static files of other versions than KEEP go once their requests finished (a short grace first). */
+  private retireStaticFiles(app: string, keep: number | undefined): void {
+    const { staticReleases, traffic } = this.deps;
+    if (!staticReleases) return;
+    this.track(staticReleases.retire(app, keep, async (dir) => {
+      await new Promise((r) => setTimeout(r, STATIC_GRACE_MS));
+      await traffic.staticDrained?.(dir, this.deps.drainMs ?? 30_000);
+    }));
   }
 
   private track(p: Promise<unknown>): void {
@@ -348,11 +380,16 @@ export class Deployer {
       const stale = mine.filter((i) => !live || i.release !== live.version || !isUp(i));
       await Promise.all(stale.map((i) => runtime.stop(i.id, 1_000).catch(() => {})));
       if (!live) continue;
+      // A static release: its files again (extracted anew when gone), and no web container.
+      const staticDir = await this.staticDirFor(app.name, live, () => {}).catch((err: Error) => {
+        this.deps.log(` !     ${app.name} v${live.version}: ${err.message}`);
+        return undefined;
+      });
       let current = mine.filter((i) => !stale.includes(i));
       if (current.length === 0) {
         try {
           const quiet = new DeployOutput(() => {}, undefined, this.deps.log);
-          current = await this.startRelease(app, live, quiet, new AbortController().signal);
+          current = await this.startRelease(app, live, quiet, new AbortController().signal, staticDir ? nonWebTypes(live) : undefined);
           this.deps.log(`-----> ${app.name} v${live.version}: started again (${current.length} instances)`);
         } catch (err) {
           this.deps.log(formatForTerminal(err));
@@ -360,6 +397,12 @@ export class Deployer {
         }
       } else {
         this.deps.log(`-----> ${app.name} v${live.version}: adopted ${current.length} running instances`);
+      }
+      if (staticDir) {
+        this.deps.traffic.setStatic!(app.name, staticDir);
+        this.deps.log(`-----> ${app.name} v${live.version}: served from its files by the router`);
+        this.retireStaticFiles(app.name, live.version);
+        continue;
       }
       this.deps.traffic.set(app.name, current.filter((i) => i.processType === 'web' && i.address).map((i) => i.address!));
     }

@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import Dockerode from 'dockerode';
 import { type Listening, ShipoffError, type Settings, type Store } from '../core/index.js';
-import { buildRelease, launchArgv, removeLeftoverBuilds } from '../buildpacks/index.js';
-import { Autosleep, Deployer, type WakeResult } from '../deployer/index.js';
+import type http from 'node:http';
+import { buildRelease, launchArgv, removeLeftoverBuilds, staticSiteHandler, type StaticSite } from '../buildpacks/index.js';
+import { Autosleep, Deployer, StaticReleases, type WakeResult } from '../deployer/index.js';
 import { adminCommands, runCommand } from '../admin/index.js';
 import { createGitd, type Gitd, type SshCommandHandler } from '../gitd/index.js';
 import { createRouter, DomainTable, RouteTable, type AccessRecord } from '../router/index.js';
@@ -111,8 +112,43 @@ export class SharedParts {
       log,
       appUrl: this.appUrl,
       maxConcurrentBuilds: settings.buildConcurrency,
+      staticReleases: new StaticReleases({
+        docker,
+        dataDir: settings.dataDir,
+        check: async (dir) => void (await this.staticSite(dir)),
+        onRemoved: (dir) => this.staticSites.delete(dir),
+        log,
+        labels: { 'shipoff.host': this.hostId },
+      }),
     }));
   }
+
+  /** Static sites loaded by directory (each release's static.json read once). */
+  private readonly staticSites = new Map<string, Promise<StaticSite>>();
+
+  private staticSite(dir: string): Promise<StaticSite> {
+    let site = this.staticSites.get(dir);
+    if (!site) {
+      site = staticSiteHandler(dir);
+      this.staticSites.set(dir, site);
+      // A failed load is tried again by the next request.
+      site.catch(() => this.staticSites.get(dir) === site && this.staticSites.delete(dir));
+    }
+    return site;
+  }
+
+  /** What the router calls for a static release: this repository's static server, over the release's files. */
+  serveStatic = async (dir: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    let site: StaticSite;
+    try {
+      site = await this.staticSite(dir);
+    } catch (err) {
+      this.deps.log(` !     serving ${dir}: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('500: this static release cannot be served here\n');
+      return;
+    }
+    await site.handle(req, res);
+  };
 
   get gitd(): Gitd {
     const { settings, store, log } = this.deps;
@@ -228,6 +264,7 @@ function routerRole({ settings, store, log, shared }: RoleDeps): Role {
     upstreamTimeoutMs: settings.upstreamTimeoutSeconds * 1000,
     onAccess: (record) => shared.onAccess?.(record),
     wake: shared.wake,
+    serveStatic: shared.serveStatic,
     // Looked up per request: the gitd role may run in this process or not.
     hostHandlers: {
       git: (req, res) => {

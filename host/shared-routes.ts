@@ -16,6 +16,17 @@ import type { RouteTable } from '../router/index.js';
 
 type Log = (line: string) => void;
 
+/**
+ * A static release is published as one pseudo-backend naming its directory
+ * (port 0, never dialled): a following router serves it from that directory,
+ * which exists only where it shares the data directory (the same machine);
+ * elsewhere its load fails and the request gets a 500.
+ */
+const STATIC_PREFIX = 'static:';
+const staticRoute = (dir: string): RouteBackend => ({ host: `${STATIC_PREFIX}${dir}`, port: 0 });
+const staticDirIn = (backends: readonly RouteBackend[]): string | undefined =>
+  backends.length === 1 && backends[0]!.port === 0 && backends[0]!.host.startsWith(STATIC_PREFIX) ? backends[0]!.host.slice(STATIC_PREFIX.length) : undefined;
+
 const sameBackends = (a: readonly RouteBackend[], b: readonly RouteBackend[]): boolean =>
   a.length === b.length && a.every((x, i) => x.host === b[i]!.host && x.port === b[i]!.port);
 
@@ -36,6 +47,19 @@ export class PublishedRoutes implements Traffic, ActivityView {
   set(app: string, backends: RouteBackend[]): void {
     this.table.set(app, backends);
     this.publish(app);
+  }
+
+  setStatic(app: string, dir: string): void {
+    this.table.setStatic(app, dir);
+    this.publish(app);
+  }
+
+  staticDrained(dir: string, timeoutMs: number): Promise<boolean> {
+    return this.table.staticDrained(dir, timeoutMs);
+  }
+
+  isStatic(app: string): boolean {
+    return this.table.staticDirOf(app) !== undefined;
   }
 
   get(app: string): readonly RouteBackend[] {
@@ -71,7 +95,8 @@ export class PublishedRoutes implements Traffic, ActivityView {
     const next = previous.then(async () => {
       // What the table holds when the write runs: a later set wins even if
       // an earlier write failed.
-      const now = this.table.get(app).map((b) => ({ host: b.host, port: b.port }));
+      const dir = this.table.staticDirOf(app);
+      const now = dir !== undefined ? [staticRoute(dir)] : this.table.get(app).map((b) => ({ host: b.host, port: b.port }));
       try {
         await this.store.routes.set(app, now);
       } catch (err) {
@@ -94,7 +119,7 @@ export class PublishedRoutes implements Traffic, ActivityView {
   /** Routes in the store that this process does not have (left by an earlier run) are removed. */
   async reconcile(): Promise<void> {
     for (const app of (await this.store.routes.all()).keys()) {
-      if (this.table.get(app).length === 0) this.publish(app);
+      if (this.table.get(app).length === 0 && this.table.staticDirOf(app) === undefined) this.publish(app);
     }
     await this.flush();
   }
@@ -144,7 +169,7 @@ export class FollowedRoutes {
     this.listening = await this.store.routes.listen(
       (update) => {
         if (update.kind === 'all') {
-          for (const app of this.table.apps()) if (!update.routes.has(app)) this.apply(app, []);
+          for (const app of [...this.table.apps(), ...this.table.staticApps()]) if (!update.routes.has(app)) this.apply(app, []);
           for (const [app, backends] of update.routes) this.apply(app, backends);
         } else {
           this.apply(update.app, update.backends);
@@ -169,7 +194,11 @@ export class FollowedRoutes {
   }
 
   private apply(app: string, backends: RouteBackend[]): void {
-    if (!sameBackends(this.table.get(app), backends)) {
+    const dir = staticDirIn(backends);
+    if (dir !== undefined) {
+      if (this.table.staticDirOf(app) !== dir) this.table.setStatic(app, dir);
+      this.setAt.set(app, this.table.lastActivity(app) ?? Date.now());
+    } else if (!sameBackends(this.table.get(app), backends) || this.table.staticDirOf(app) !== undefined) {
       this.table.set(app, backends);
       if (backends.length === 0) this.setAt.delete(app);
       else this.setAt.set(app, this.table.lastActivity(app) ?? Date.now());

@@ -10,6 +10,9 @@ export interface Backend {
 
 export const keyOf = (b: Backend): string => `${b.host}:${b.port}`;
 
+/** The in-flight counter of a static directory (never a real backend: port 0). */
+const staticKey = (dir: string): Backend => ({ host: `static:${dir}`, port: 0 });
+
 export class RouteTable {
   private readonly routes = new Map<string, Backend[]>();
   private readonly inFlight = new Map<string, number>();
@@ -20,9 +23,43 @@ export class RouteTable {
   private readonly goneListeners = new Set<(backend: Backend) => void>();
   /** ms timestamp of each app's last request, or of its routes being set (the idle clock). */
   private readonly activity = new Map<string, number>();
+  /** Apps served from a directory of files by the router itself (static releases), instead of backends. */
+  private readonly staticDirs = new Map<string, string>();
 
-  /** Replaces the app's backends at once: new requests go to these only. */
+  /** Replaces the app's backends at once: new requests go to these only (any static directory is dropped). */
   set(app: string, backends: Backend[]): void {
+    this.staticDirs.delete(app);
+    this.replace(app, backends);
+  }
+
+  /** The app is served from DIR from now on (a static release): its backends are dropped. */
+  setStatic(app: string, dir: string): void {
+    this.replace(app, []);
+    this.staticDirs.set(app, dir);
+    this.activity.set(app, Date.now());
+  }
+
+  /** The directory the app is served from, when it is a static release. */
+  staticDirOf(app: string): string | undefined {
+    return this.staticDirs.get(app);
+  }
+
+  /** Apps served from files. Not in apps(): they have no backends (nothing sleeps). */
+  staticApps(): string[] {
+    return [...this.staticDirs.keys()];
+  }
+
+  /** Counts a request served from DIR; call the returned function once it is done. */
+  beginStatic(dir: string): () => void {
+    return this.begin(staticKey(dir));
+  }
+
+  /** Resolves once no request is served from DIR any more, or after timeoutMs. */
+  staticDrained(dir: string, timeoutMs: number): Promise<boolean> {
+    return this.drained([staticKey(dir)], timeoutMs);
+  }
+
+  private replace(app: string, backends: Backend[]): void {
     const before = this.routes.get(app) ?? [];
     const after = backends.map((b) => ({ host: b.host, port: b.port }));
     if (after.length === 0) this.routes.delete(app);

@@ -63,6 +63,12 @@ export interface RouterDeps {
   domains?: DomainLookup;
   /** With `domains`: a second listener for HTTPS on this port (0 = a free one), certificates chosen by SNI; same handler as HTTP. */
   httpsPort?: number;
+  /**
+   * Answers a request for a static release from its directory (routes.setStatic),
+   * in this process: the host's own static server, never a file of the release.
+   * Resolves once the response is under way; never rejects.
+   */
+  serveStatic?: (dir: string, req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 }
 
 export interface RouterServer {
@@ -199,15 +205,34 @@ export function createRouter(deps: RouterDeps): RouterServer {
     const started = performance.now();
     const arrived = Date.now();
     const requestId = requestIdOf(req);
-    const backend = routes.pick(app);
-    if (!backend && !afterWake && deps.wake) return waitForWake(req, res, app, host);
-    if (backend) routes.touch(app);
-    const record = (series: AppSeries | undefined, status: number, bytes: number, via: Backend | undefined, upstreamError?: UpstreamErrorKind): void => {
+    const staticDir = deps.serveStatic ? routes.staticDirOf(app) : undefined;
+    const backend = staticDir === undefined ? routes.pick(app) : undefined;
+    if (!backend && staticDir === undefined && !afterWake && deps.wake) return waitForWake(req, res, app, host);
+    if (backend || staticDir !== undefined) routes.touch(app);
+    const record = (series: AppSeries | undefined, status: number, bytes: number, via: Backend | 'static' | undefined, upstreamError?: UpstreamErrorKind): void => {
       const durationMs = performance.now() - started;
       series?.observe(status, durationMs / 1000);
       if (!deps.onAccess) return;
-      report({ time: new Date(arrived).toISOString(), app, method: req.method ?? '', path: req.url ?? '', status, bytes, durationMs, backend: via ? keyOf(via) : undefined, requestId, ...(upstreamError ? { upstreamError } : {}) });
+      report({ time: new Date(arrived).toISOString(), app, method: req.method ?? '', path: req.url ?? '', status, bytes, durationMs, backend: via === 'static' ? 'static' : via ? keyOf(via) : undefined, requestId, ...(upstreamError ? { upstreamError } : {}) });
     };
+
+    if (staticDir !== undefined) {
+      // A static release: answered here from its files (GET and HEAD; 405 otherwise).
+      const series = metrics.app(app);
+      const done = routes.beginStatic(staticDir);
+      series.inFlight.inc();
+      res.setHeader('x-request-id', requestId);
+      res.once('close', () => {
+        done();
+        series.inFlight.dec();
+        const status = res.headersSent ? res.statusCode : 499;
+        const length = Number(res.getHeader('content-length') ?? 0);
+        const bytes = req.method === 'HEAD' || status === 304 || !Number.isFinite(length) ? 0 : length;
+        record(series, status, bytes, 'static');
+      });
+      void deps.serveStatic!(staticDir, req, res);
+      return;
+    }
 
     if (!backend) {
       void whyNoBackend(app, host, requestId).then(({ page, exists }) => {

@@ -3,8 +3,10 @@
 // `node .shipoff/static-server.js`), and of Node.js apps that build a static
 // site and have a static.json (a Vite SPA built into dist/).
 //
-// The router will serve static releases itself once the router issue lands;
-// until then, this process does, one per app, on $PORT.
+// The router serves static releases itself, in process, with this same file:
+// the host loads its own copy (never the app's) as a CommonJS module and calls
+// createStaticSite(dir). The container process remains for `shipoff run` and
+// for Procfiles that name it.
 //
 // It reads an optional static.json in the working directory, in the style of
 // heroku-buildpack-static:
@@ -21,8 +23,10 @@
 // served; only .well-known/ at the top is.
 //
 // Dependency-free, for Node 18 and newer. Node's modules are loaded with
-// import() only, so this same file runs as CommonJS or as an ES module (an
-// app whose package.json has "type": "module").
+// require() when there is one, else import(), and nothing is exported with
+// ES syntax, so this same file runs as CommonJS or as an ES module (an app
+// whose package.json has "type": "module"). As CommonJS it also exports
+// createStaticSite; main() runs only when it is the process's main script.
 'use strict';
 
 let fs, path, http, zlib, pipeline; // node:* modules, set by loadModules()
@@ -70,8 +74,10 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const CONFIG_KEYS = ['root', 'clean_urls', 'routes', 'headers', 'error_page'];
 
 async function loadModules() {
+  if (fs) return;
+  const load = typeof require === 'function' ? async (name) => require(name) : (name) => import(name);
   [fs, path, http, zlib, { pipeline }] = await Promise.all(
-    ['node:fs', 'node:path', 'node:http', 'node:zlib', 'node:stream'].map((name) => import(name)),
+    ['node:fs', 'node:path', 'node:http', 'node:zlib', 'node:stream'].map(load),
   );
 }
 
@@ -442,6 +448,29 @@ async function handle(req, res, config) {
   return sendFile(req, res, config, request, found.file);
 }
 
+// ---------------------------------------------------------------- module
+
+/** Answers an error after `handle` failed: a 500 page, or a cut response once headers went. */
+function failed(req, res, err) {
+  console.error(`static-server: ${req.method} ${req.url}: ${err.stack ?? err}`);
+  if (!res.headersSent) sendPage(req, res, 500, '500 Internal Server Error');
+  else res.destroy();
+}
+
+/**
+ * The static site in appDir (its static.json read and checked once), as
+ * { root, handle(req, res) }: handle answers one request and resolves once
+ * the response is under way; it never rejects.
+ */
+async function createStaticSite(appDir) {
+  await loadModules();
+  const config = await loadConfig(appDir);
+  return {
+    root: config.root,
+    handle: (req, res) => handle(req, res, config).catch((err) => failed(req, res, err)),
+  };
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -453,11 +482,7 @@ async function main() {
     return;
   }
   const server = http.createServer((req, res) => {
-    handle(req, res, config).catch((err) => {
-      console.error(`static-server: ${req.method} ${req.url}: ${err.stack ?? err}`);
-      if (!res.headersSent) sendPage(req, res, 500, '500 Internal Server Error');
-      else res.destroy();
-    });
+    handle(req, res, config).catch((err) => failed(req, res, err));
   });
   const port = Number(process.env.PORT || 5000);
   server.listen(port, () => console.log(`static-server: serving ${shown}/ on port ${port}`));
@@ -465,7 +490,13 @@ async function main() {
   for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
 }
 
-main().catch((err) => {
-  console.error(`static-server: ${err.message}`);
-  process.exit(1);
-});
+// CommonJS (module and require exist): export, and serve only as the main
+// script. An ES module is only ever run as the main script.
+const isCommonJS = typeof module === 'object' && module !== null && typeof require === 'function';
+if (isCommonJS) module.exports = { createStaticSite };
+if (!isCommonJS || require.main === module) {
+  main().catch((err) => {
+    console.error(`static-server: ${err.message}`);
+    process.exit(1);
+  });
+}

@@ -12,6 +12,7 @@ import { adminCommands, runCommand } from '../admin/index.js';
 import { createGitd, type Gitd, type SshCommandHandler } from '../gitd/index.js';
 import { createRouter, DomainTable, RouteTable, type AccessRecord } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
+import { AccessLog } from './access-log.js';
 import { pushHandler } from './push-to-deploy.js';
 import { FollowedRoutes, type FollowedWake, PublishedRoutes } from './shared-routes.js';
 
@@ -49,8 +50,8 @@ export class SharedParts {
   runsDeployer = false;
   private publishedInstance?: PublishedRoutes;
   private followedInstance?: FollowedRoutes;
-  /** Where the router's one record per app request goes; the app-logs step sets it (until then nothing is kept). */
-  onAccess: ((record: AccessRecord) => void) | undefined;
+  /** The router's access lines, kept per app for its logs view. */
+  readonly accessLog = new AccessLog();
   private docker?: Dockerode;
   private runtimeInstance?: DockerRuntime;
   private deployerInstance?: Deployer;
@@ -262,7 +263,7 @@ function routerRole({ settings, store, log, shared }: RoleDeps): Role {
     httpsPort: settings.httpsPort,
     routes: shared.routes,
     upstreamTimeoutMs: settings.upstreamTimeoutSeconds * 1000,
-    onAccess: (record) => shared.onAccess?.(record),
+    onAccess: (record) => shared.accessLog.add(record),
     wake: shared.wake,
     serveStatic: shared.serveStatic,
     // Looked up per request: the gitd role may run in this process or not.

@@ -186,6 +186,9 @@ export class RouterMetrics {
   readonly heap = this.registry.gauge('nodejs_heap_used_bytes', 'V8 heap in use by the router process.', [], (g) => g.labels().set(process.memoryUsage().heapUsed));
   readonly external = this.registry.gauge('nodejs_external_memory_bytes', 'Memory outside the V8 heap (buffers) held by the router process.', [], (g) => g.labels().set(process.memoryUsage().external));
   readonly routedApps = this.registry.gauge('shipoff_router_apps', 'Apps with at least one backend in the route table.');
+  /** Apps that have a shipoff_web_instances series. */
+  readonly webInstanceApps = new Set<string>();
+  readonly webInstances = this.registry.gauge('shipoff_web_instances', 'Web instances taking traffic now, by app (0 while the app sleeps).', ['app']);
   readonly wakeups = this.registry.counter('shipoff_wakeups_total', 'Sleeping apps woken by a request, by app and result (ok, failed).', ['app', 'result']);
   readonly wakeDuration = this.registry.histogram('shipoff_wake_duration_seconds', 'Time from the first request to a sleeping app until it could be answered.', ['app'], WAKE_BUCKETS);
 

@@ -274,6 +274,12 @@ export function createRouter(deps: RouterDeps): RouterServer {
 
   function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): void {
     metrics.routedApps.labels().set(routes.apps().length);
+    // Apps that went away since the last scrape read 0 (a sleeping app) until they route again.
+    for (const app of metrics.webInstanceApps) if (routes.get(app).length === 0) metrics.webInstances.labels(app).set(0);
+    for (const app of routes.apps()) {
+      metrics.webInstances.labels(app).set(routes.get(app).length);
+      metrics.webInstanceApps.add(app);
+    }
     const body = metrics.registry.render();
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);

@@ -144,6 +144,7 @@ describe('scale to zero', { timeout: 300_000 }, () => {
     });
     assert.match(metrics, new RegExp(`^shipoff_wakeups_total\\{app="${APP}",result="ok"\\} [1-9]`, 'm'));
     assert.match(metrics, new RegExp(`^shipoff_wake_duration_seconds_count\\{app="${APP}"\\} [1-9]`, 'm'));
+    assert.match(metrics, new RegExp(`^shipoff_web_instances\\{app="${APP}"\\} 1$`, 'm'));
     const first = Math.min(...answers.map((a) => a.ms));
     console.log(`wake from parked: first answer after ${Math.round(first)} ms, last after ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms`);
   });

@@ -2,6 +2,7 @@
 import { appSettingCommands } from './commands/app-settings.js';
 import { certCommands } from './commands/certs.js';
 import { domainCommands } from './commands/domains.js';
+import { historyCommands } from './commands/history.js';
 import { keyCommands } from './commands/keys.js';
 import { psAutosleep } from './commands/ps-autosleep.js';
 import { tokenCommands } from './commands/tokens.js';
@@ -12,5 +13,5 @@ export { runCommand, type CommandIo, type CommandSetting } from './run-command.j
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {
-  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...domainCommands, ...certCommands);
+  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...historyCommands, ...domainCommands, ...certCommands);
 }

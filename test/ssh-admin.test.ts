@@ -75,4 +75,45 @@ describe('admin commands over SSH', { timeout: 300_000 }, () => {
     const list = await host.shipoff(['keys:list']);
     assert.doesNotMatch(list.stdout, /eve/);
   });
+
+  it('releases, builds, builds:output and events tell what happened to the app', async () => {
+    const rel = await host.ssh(['releases', APP, '--json']);
+    assert.equal(rel.code, 0, rel.stderr);
+    const list = JSON.parse(rel.stdout) as Array<{ version: number; live: boolean; builder: string; by: string }>;
+    assert.deepEqual(list.map((r) => [r.version, r.live, r.builder, r.by]), [[1, true, 'buildpack', 'admin']]);
+    assert.match((await host.ssh(['releases', APP])).stdout, /^v1 \(live\) /m);
+
+    const builds = await host.ssh(['builds', APP]);
+    assert.equal(builds.code, 0, builds.stderr);
+    const deploy = /^#(\d+) +LIVE /m.exec(builds.stdout);
+    assert.ok(deploy, builds.stdout);
+    const output = await host.ssh(['builds:output', APP]);
+    assert.equal(output.code, 0, output.stderr);
+    assert.match(output.stdout, /-----> Node\.js app detected/);
+    assert.match(output.stdout, new RegExp(`=====> ${APP} v1 is live at`));
+    assert.equal((await host.ssh(['builds:output', APP, `#${deploy[1]}`])).stdout, output.stdout);
+    const bad = await host.ssh(['builds:output', APP, 'latest']);
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /is not a deploy number/);
+    const missing = await host.ssh(['builds:output', APP, '999999']);
+    assert.equal(missing.code, 66, missing.stderr);
+
+    const events = await host.ssh(['events', APP, '--json']);
+    assert.equal(events.code, 0, events.stderr);
+    const actions = (JSON.parse(events.stdout) as Array<{ action: string; actor: string }>).map((e) => `${e.actor} ${e.action}`);
+    assert.ok(actions.includes('admin ps:autosleep'), actions.join(', '));
+    assert.ok(actions.includes('admin deploy.live'), actions.join(', '));
+  });
+
+  it('someone with no role on the app reads none of its history, and the whole host\'s events are for administrators', async () => {
+    for (const args of [['releases', APP], ['builds', APP], ['builds:output', APP], ['events', APP]]) {
+      const r = await host.ssh(args, { keyFile: bobKey });
+      assert.equal(r.code, 66, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const all = await host.ssh(['events'], { keyFile: bobKey });
+    assert.equal(all.code, 77, all.stderr);
+    const mine = await host.ssh(['events', '-n', '5']);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.match(mine.stdout, /^WHEN +WHO +APP +WHAT/m);
+  });
 });

@@ -1,11 +1,14 @@
 // The public entry of admin/: the command registry and the admin commands.
+import { accessCommands } from './commands/access.js';
 import { appSettingCommands } from './commands/app-settings.js';
+import { appCommands } from './commands/apps.js';
 import { certCommands } from './commands/certs.js';
 import { domainCommands } from './commands/domains.js';
 import { historyCommands } from './commands/history.js';
 import { keyCommands } from './commands/keys.js';
 import { psAutosleep } from './commands/ps-autosleep.js';
 import { tokenCommands } from './commands/tokens.js';
+import { whoami } from './commands/whoami.js';
 import { CommandRegistry } from './registry.js';
 
 export * from './registry.js';
@@ -13,5 +16,5 @@ export { runCommand, type CommandIo, type CommandSetting } from './run-command.j
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {
-  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...historyCommands, ...domainCommands, ...certCommands);
+  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...historyCommands, ...domainCommands, ...certCommands, ...appCommands, ...accessCommands, whoami);
 }

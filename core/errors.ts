@@ -75,6 +75,9 @@ export const ERRORS = {
   SHIPOFF_CERT_NOT_YET_VALID: spec(EXIT.DATA, 400, (d) => `the certificate for ${d.subject} is not valid before ${d.notBefore}`),
   SHIPOFF_CERT_NO_DOMAIN: spec(EXIT.DATA, 400, (d) => `the certificate (for ${d.names}) covers none of ${d.app}'s domains (${d.domains}); add the domain first: shipoff domains:add ${d.app} DOMAIN`),
   SHIPOFF_CERT_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no certificate; add one with: shipoff certs:add ${d.app} < cert-and-key.pem`),
+  SHIPOFF_OWNER_ROLE_FIXED: spec(EXIT.DATA, 409, (d) => `${d.user} owns ${d.app}; the owner's role cannot be ${d.change}`),
+  SHIPOFF_OWNER_NOT_GRANTABLE: spec(EXIT.DATA, 400, () => `the owner role cannot be granted: an app has one owner, the user who created it; grant admin instead`),
+  SHIPOFF_ACCESS_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} has no role on ${d.app}; see shipoff access:list ${d.app}`),
 
   // the command line
   SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command.${d.suggestion ? ` Did you mean ${d.suggestion}?` : ''} See 'shipoff help'`),

@@ -13,6 +13,7 @@ import { tempDir } from './temp.js';
 export interface PushingHost {
   readonly dataDir: string;
   readonly httpPort: number;
+  readonly sshPort: number;
   readonly scratch: string;
   /** The host's environment, for `shipoff` commands run beside it. */
   readonly env: NodeJS.ProcessEnv;
@@ -51,6 +52,7 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
   return {
     dataDir,
     httpPort,
+    sshPort,
     scratch: dir.path,
     env,
     shipoff: (args, stdin) => runShipoff(args, { env, ...(stdin !== undefined ? { stdin } : {}) }),

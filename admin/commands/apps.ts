@@ -5,7 +5,7 @@
 // Creating follows the rule a first `git push` follows (gitd/access.ts): host
 // administrators create apps; everyone else asks one.
 import { type App, APP_NAME_RULE, assertAppName, type Deploy, type Repos, type Role, ShipoffError } from '../../core/index.js';
-import { isStaticRelease } from '../../deployer/static-release.js';
+import { isStaticRelease } from '../../deployer/index.js';
 import { actorName, type Command, type CommandContext, isHostAdmin } from '../registry.js';
 import { appForRead } from './domains.js';
 

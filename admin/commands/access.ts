@@ -6,8 +6,7 @@
 // administrator); listing it, any role. The owner's role never changes here.
 import { assertUserName, ROLES, type Role, ShipoffError } from '../../core/index.js';
 import { actorName, type Command } from '../registry.js';
-import { appForChange } from './app-settings.js';
-import { appForRead } from './domains.js';
+import { appForChange, appForRead } from './app-lookup.js';
 
 const GRANTABLE: readonly Role[] = ROLES.filter((r) => r !== 'owner');
 

@@ -3,8 +3,9 @@
 //   git:set    APP deploy-branch BRANCH   the branch whose pushes deploy
 //   builds:set APP timeout SECONDS        how long a build may run
 //   checks:set APP path|timeout VALUE     the health check a new release must pass
-import { type App, assertAppName, type Repos, roleAtLeast, ShipoffError } from '../../core/index.js';
-import { actorName, type Command, type CommandContext, isHostAdmin } from '../registry.js';
+import { ShipoffError } from '../../core/index.js';
+import { actorName, type Command } from '../registry.js';
+import { appForChange } from './app-lookup.js';
 
 interface SettingKey {
   /** What the key means, for --help. */
@@ -62,17 +63,6 @@ const NAMESPACES: Record<string, Record<string, SettingKey>> = {
   },
 };
 
-export async function appForChange(ctx: CommandContext, store: Repos, name: string): Promise<App> {
-  assertAppName(name);
-  const app = await store.apps.find(name);
-  if (!app) throw new ShipoffError('SHIPOFF_APP_NOT_FOUND', { app: name });
-  if (isHostAdmin(ctx.actor)) return app;
-  const role = ctx.actor.kind === 'user' ? await store.apps.roleOf(app.id, ctx.actor.user.id) : undefined;
-  // Someone with no role at all learns no more than that the app does not exist for them.
-  if (role === undefined) throw new ShipoffError('SHIPOFF_APP_NOT_FOUND', { app: name });
-  if (!roleAtLeast(role, 'admin')) throw new ShipoffError('SHIPOFF_ROLE_REQUIRED', { app: name, role: 'admin' });
-  return app;
-}
 
 function setCommand(namespace: string, keys: Record<string, SettingKey>): Command {
   const name = `${namespace}:set`;

@@ -7,7 +7,7 @@
 import { type App, APP_NAME_RULE, assertAppName, type Deploy, type Repos, type Role, ShipoffError } from '../../core/index.js';
 import { isStaticRelease } from '../../deployer/index.js';
 import { actorName, type Command, type CommandContext, isHostAdmin } from '../registry.js';
-import { appForRead } from './domains.js';
+import { appForRead } from './app-lookup.js';
 
 export function appUrl(ctx: CommandContext, app: string): string {
   return `http://${app}.${ctx.settings.domain}:${ctx.settings.httpPort}/`;

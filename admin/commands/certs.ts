@@ -8,8 +8,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { certificateCovers, type CertificateInfo, type NewCertificate, ShipoffError } from '../../core/index.js';
 import { actorName, type Command, readStdin } from '../registry.js';
-import { appForChange } from './app-settings.js';
-import { appForRead } from './domains.js';
+import { appForChange, appForRead } from './app-lookup.js';
 
 const EXAMPLE = 'cat fullchain.pem privkey.pem | shipoff certs:add APP';
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?\r?\n-----END \1-----/g;

@@ -4,20 +4,10 @@
 //   domains:remove APP DOMAIN
 //   domains:list   APP [--json]
 // Routers pick changes up within milliseconds (LISTEN shipoff_domains).
-import { type App, assertAppName, certificateCovers, CUSTOM_DOMAIN_RULE, normalizeCustomDomain, type Repos, ShipoffError } from '../../core/index.js';
-import { actorName, type Command, type CommandContext, isHostAdmin } from '../registry.js';
-import { appForChange } from './app-settings.js';
+import { certificateCovers, CUSTOM_DOMAIN_RULE, normalizeCustomDomain, ShipoffError } from '../../core/index.js';
+import { actorName, type Command } from '../registry.js';
+import { appForChange, appForRead } from './app-lookup.js';
 
-/** The app, for a command that only reads: any role on it will do (no role: it does not exist for you). */
-export async function appForRead(ctx: CommandContext, store: Repos, name: string): Promise<App> {
-  assertAppName(name);
-  const app = await store.apps.find(name);
-  if (!app) throw new ShipoffError('SHIPOFF_APP_NOT_FOUND', { app: name });
-  if (isHostAdmin(ctx.actor)) return app;
-  const role = ctx.actor.kind === 'user' ? await store.apps.roleOf(app.id, ctx.actor.user.id) : undefined;
-  if (role === undefined) throw new ShipoffError('SHIPOFF_APP_NOT_FOUND', { app: name });
-  return app;
-}
 
 const DOMAIN_HELP = `  DOMAIN   ${CUSTOM_DOMAIN_RULE}.
            Refused: the host's own names (SHIPOFF_DOMAIN and anything under it),

@@ -7,7 +7,7 @@
 // for host administrators.
 import { ShipoffError, type User } from '../../core/index.js';
 import { type Command, type CommandContext, isHostAdmin } from '../registry.js';
-import { appForRead } from './domains.js';
+import { appForRead } from './app-lookup.js';
 
 const JSON_OPTION = { json: { type: 'boolean' } } as const;
 

@@ -2,7 +2,7 @@
 // before its web instances sleep (scale to zero); the next request wakes it.
 import { ShipoffError } from '../../core/index.js';
 import { actorName, type Command } from '../registry.js';
-import { appForChange } from './app-settings.js';
+import { appForChange } from './app-lookup.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const MAX_SECONDS = 7 * 86400;

@@ -115,6 +115,23 @@ describe('Node.js buildpack (real Docker, stack image, npm registry)', { timeout
     assert.equal(await inImage(result.image, 'node -p process.version'), `v${node[1]}`);
   });
 
+  it('honours engines.npm and npm-shrinkwrap.json, and never takes PATH or LD_PRELOAD from the config', async () => {
+    const app = appName('enginesnpm');
+    const files = npmApp();
+    const pkg = JSON.parse(files['package.json']!) as Record<string, unknown>;
+    files['package.json'] = JSON.stringify({ ...pkg, engines: { npm: '10.x' } }, null, 2) + '\n';
+    files['npm-shrinkwrap.json'] = files['package-lock.json']!;
+    delete files['package-lock.json'];
+    // Either of these, exported into the build, would break every command in it.
+    const outcome = await build(app, 1, files, { env: { PATH: '/nowhere', LD_PRELOAD: '/nonexistent/evil.so' } });
+    const result = assertOk(outcome);
+    assert.match(outcome.output, /^-----> Package manager: npm \(npm-shrinkwrap\.json\)$/m);
+    const npm = /^ {7}npm (10\.\d+\.\d+) \(engines\.npm: 10\.x\)$/m.exec(outcome.output);
+    assert.ok(npm, outcome.output);
+    assert.equal(await inImage(result.image, 'npm --version'), npm[1]);
+    assert.equal((await serverFacts(result.image)).ms, '1m');
+  });
+
   for (const [kind, files, manager, version, install] of [
     ['yarn', yarnApp, 'yarn \\(classic\\) \\(yarn\\.lock\\)', /^ {7}yarn 1\.22\.\d+ \(default: 1\.x\)$/m, /running yarn install --non-interactive --production=false --frozen-lockfile/],
     ['berry', yarnBerryApp, 'yarn \\(berry\\) \\(yarn\\.lock\\)', /^ {7}yarn 4\.18\.1 \(packageManager: yarn@4\.18\.1\)$/m, /running yarn install --immutable/],

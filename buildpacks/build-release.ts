@@ -153,8 +153,7 @@ async function build(options: BuildOptions, tar: PassThrough, started: number): 
 /** The app's own choice of buildpacks (BUILDPACK_URL, `.buildpacks`), if any. */
 async function chosenBy(options: BuildOptions): Promise<ChosenBuildpacks | undefined> {
   const file = options.env.BUILDPACK_URL ? null : ((await options.readSourceFile?.('.buildpacks')) ?? null);
-  const localRoot = options.localBuildpacksDir ?? '/nonexistent/shipoff-buildpacks';
-  return chosenBuildpacks(options.env, file, localRoot);
+  return chosenBuildpacks(options.env, file, options.localBuildpacksDir);
 }
 
 async function buildDockerfileRelease(

@@ -51,7 +51,7 @@ export function builtinByName(name: string): Buildpack | undefined {
 export function chosenBuildpacks(
   env: Record<string, string>,
   buildpacksFile: string | null,
-  localRoot: string,
+  localRoot: string | undefined,
 ): ChosenBuildpacks | undefined {
   const url = env.BUILDPACK_URL?.trim();
   if (url) return { source: 'BUILDPACK_URL', refs: [parseBuildpackRef(url, 'BUILDPACK_URL', localRoot)] };
@@ -67,7 +67,8 @@ export function chosenBuildpacks(
   return { source: '.buildpacks', refs: lines.map((line) => parseBuildpackRef(line, '.buildpacks', localRoot)) };
 }
 
-export function parseBuildpackRef(text: string, source: string, localRoot: string): BuildpackRef {
+/** LOCALROOT: the directory local buildpack paths must lie in; undefined: none are taken. */
+export function parseBuildpackRef(text: string, source: string, localRoot: string | undefined): BuildpackRef {
   const invalid = (reason: string) => new ShipoffError('SHIPOFF_BUILDPACK_INVALID', { source, ref: text.slice(0, 100), reason });
   if (text.length > MAX_REF_LENGTH) throw invalid(`it is longer than ${MAX_REF_LENGTH} characters`);
   // eslint-disable-next-line no-control-regex
@@ -83,6 +84,7 @@ export function parseBuildpackRef(text: string, source: string, localRoot: strin
 
   if (REMOTE_URL.test(location)) return { kind: 'git', text, url: location, ref };
   if (location.startsWith('file://') || isAbsolute(location)) {
+    if (localRoot === undefined) throw invalid('this build takes no buildpacks from the host; use a git URL');
     const path = insideRoot(decodeFileUrl(location), localRoot, invalid);
     // A repository is cloned, so what runs is what was committed (at #ref).
     if (isGitRepository(path) || ref !== undefined) return { kind: 'git', text, url: path, ref };
@@ -90,7 +92,7 @@ export function parseBuildpackRef(text: string, source: string, localRoot: strin
     throw invalid('it is neither a git repository nor a directory with bin/detect and bin/compile');
   }
   const names = BUILDPACKS.map((bp) => bp.dir).join(', ');
-  throw invalid(`use one of Shipoff's buildpacks (${names}), an https:// or git:// URL, or a path under ${localRoot}`);
+  throw invalid(`use one of Shipoff's buildpacks (${names}), an https:// or git:// URL${localRoot ? `, or a path under ${localRoot}` : ''}`);
 }
 
 function decodeFileUrl(location: string): string {

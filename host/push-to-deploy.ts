@@ -33,11 +33,11 @@ const MAX_SOURCE_FILE = 64 * 1024;
 async function readTreeFile(push: PushRequest, sha: string, file: string): Promise<string | null> {
   const env = { ...process.env, ...push.gitEnv };
   try {
-    const { stdout } = await run('git', ['ls-tree', '-z', sha, '--', file], { cwd: push.gitDir, env });
-    const entry = /^(\d+) blob ([0-9a-f]+)\t/.exec(stdout);
+    // -l adds the size: "<mode> blob <sha> <size>\t<path>".
+    const { stdout } = await run('git', ['ls-tree', '-l', '-z', sha, '--', file], { cwd: push.gitDir, env });
+    const entry = /^(\d+) blob ([0-9a-f]+) +(\d+)\t/.exec(stdout);
     if (!entry || (entry[1] !== '100644' && entry[1] !== '100755')) return null;
-    const { stdout: size } = await run('git', ['cat-file', '-s', entry[2]!], { cwd: push.gitDir, env });
-    if (Number(size) > MAX_SOURCE_FILE) return null;
+    if (Number(entry[3]) > MAX_SOURCE_FILE) return null;
     const { stdout: text } = await run('git', ['cat-file', 'blob', entry[2]!], { cwd: push.gitDir, env, encoding: 'utf8' });
     return text;
   } catch {

@@ -13,9 +13,14 @@ export interface RunResult {
 }
 
 export function runShipoff(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {}): Promise<RunResult> {
+  // SHIPOFF_HTTPS_PORT 0: hosts started by tests never contend for the default 8443.
+  return runProgram(SHIPOFF_BIN, args, { env: { SHIPOFF_HTTPS_PORT: '0', ...options.env }, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
+}
+
+/** Runs a program (no shell) with stdin given, and collects its output and exit status. */
+export function runProgram(program: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string | Buffer } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    // SHIPOFF_HTTPS_PORT 0: hosts started by tests never contend for the default 8443.
-    const child = spawn(SHIPOFF_BIN, args, { env: { ...process.env, SHIPOFF_HTTPS_PORT: '0', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -2,11 +2,11 @@
 // push sample apps with the stock git and OpenSSH clients and read them back
 // through the router. Everything it made is removed by close().
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commitAll, getVia, makeRepo, push, sshCommand, writeFiles, type PushResult } from './apps.js';
-import { runShipoff, startHost, type RunningHost } from './cli.js';
+import { runProgram, runShipoff, startHost, type RunningHost } from './cli.js';
 import { freePort } from './ports.js';
 import { tempDir } from './temp.js';
 
@@ -56,18 +56,10 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
     scratch: dir.path,
     env,
     shipoff: (args, stdin) => runShipoff(args, { env, ...(stdin !== undefined ? { stdin } : {}) }),
-    ssh: (args, options = {}) =>
-      new Promise((resolve, reject) => {
-        const [, ...sshArgs] = sshCommand(options.keyFile ?? keyFile, sshPort).split(' ');
-        const child = spawn('ssh', [...sshArgs, 'shipoff@127.0.0.1', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-        child.stdin.end(options.stdin ?? '');
-      }),
+    ssh: (args, options = {}) => {
+      const [, ...sshArgs] = sshCommand(options.keyFile ?? keyFile, sshPort).split(' ');
+      return runProgram('ssh', [...sshArgs, 'shipoff@127.0.0.1', ...args], options.stdin !== undefined ? { stdin: options.stdin } : {});
+    },
     newKey(name) {
       const file = path.join(dir.path, `id_${name}`);
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@test`, '-f', file]);

@@ -12,6 +12,7 @@ import { whoami } from './commands/whoami.js';
 import { CommandRegistry } from './registry.js';
 
 export * from './registry.js';
+export type * from './host-ops.js';
 export { runCommand, type CommandIo, type CommandSetting } from './run-command.js';
 
 /** A registry holding every admin command (the ones that also run over SSH). */

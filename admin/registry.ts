@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { ShipoffError, type Settings, type Store, type User } from '../core/index.js';
+import type { HostOps, Terminal } from './host-ops.js';
 
 /** Who runs a command: the host's own operator (local CLI) or a user with a key. */
 export type Actor = { kind: 'host'; name: string } | { kind: 'user'; user: User };
@@ -24,6 +25,12 @@ export interface CommandContext {
   stderr: Writable;
   /** Opened by the caller for commands that declare needsStore. */
   store: Store;
+  /** The running host's operations, for commands that declare needsHost. */
+  host: HostOps;
+  /** Set when the client asked for a terminal (ssh -t, or a local terminal). */
+  terminal?: Terminal;
+  /** Aborted when the client goes away (the SSH channel closed, Ctrl-C). */
+  signal: AbortSignal;
 }
 
 export type ParsedArgs = {
@@ -44,6 +51,8 @@ export interface Command {
   /** Positional arguments: [min, max]. */
   arity: [number, number];
   needsStore: boolean;
+  /** Needs a running host (instances, traffic): see host-ops.ts. */
+  needsHost?: boolean;
   run(ctx: CommandContext, args: ParsedArgs): Promise<number | void>;
 }
 

@@ -3,13 +3,17 @@
 // COMMAND`, as the user whose key it is). argv arrives already split; no
 // shell ever sees it. Errors print Dokku-style and become the exit status.
 import type { Readable, Writable } from 'node:stream';
-import { EXIT, exitCodeOf, formatForTerminal, type Settings, type Store } from '../core/index.js';
+import { EXIT, exitCodeOf, formatForTerminal, ShipoffError, type Settings, type Store } from '../core/index.js';
+import type { HostOps, Terminal } from './host-ops.js';
 import { type Actor, commandHelp, type CommandContext, type CommandRegistry, parseCommandArgs } from './registry.js';
 
 export interface CommandIo {
   stdin: Readable & { isTTY?: boolean };
   stdout: Writable;
   stderr: Writable;
+  terminal?: Terminal;
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
 }
 
 export interface CommandSetting {
@@ -17,6 +21,8 @@ export interface CommandSetting {
   actor: Actor;
   /** The store for commands that need one: opened on demand (and closed after) by the CLI, shared by the host. */
   store: () => Promise<{ store: Store; release: () => Promise<void> }>;
+  /** The running host's operations; absent in a CLI with no host to talk to. */
+  host?: HostOps;
 }
 
 export async function runCommand(registry: CommandRegistry, argv: string[], io: CommandIo, setting: CommandSetting): Promise<number> {
@@ -34,9 +40,20 @@ export async function runCommand(registry: CommandRegistry, argv: string[], io: 
       io.stdout.write(commandHelp(command));
       return EXIT.OK;
     }
+    if (command.needsHost && !setting.host) throw new ShipoffError('SHIPOFF_HOST_NOT_RUNNING', { command: command.name });
     let store: Store | undefined;
     if (command.needsStore) ({ store, release } = await setting.store());
-    const ctx: CommandContext = { settings: setting.settings, actor: setting.actor, ...io, store: store as Store };
+    const ctx: CommandContext = {
+      settings: setting.settings,
+      actor: setting.actor,
+      stdin: io.stdin,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      ...(io.terminal ? { terminal: io.terminal } : {}),
+      signal: io.signal ?? new AbortController().signal,
+      store: store as Store,
+      host: setting.host as HostOps,
+    };
     const code = await command.run(ctx, args);
     return typeof code === 'number' ? code : EXIT.OK;
   } catch (err) {

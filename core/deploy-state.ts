@@ -7,7 +7,8 @@ export const DEPLOY_STATES = ['QUEUED', 'BUILDING', 'RELEASING', 'LIVE', 'SUPERS
 export type DeployState = (typeof DEPLOY_STATES)[number];
 
 export const DEPLOY_TRANSITIONS: Readonly<Record<DeployState, readonly DeployState[]>> = {
-  QUEUED: ['BUILDING', 'FAILED', 'CANCELLED'],
+  // QUEUED → RELEASING: a release made without a build (config change, rollback).
+  QUEUED: ['BUILDING', 'RELEASING', 'FAILED', 'CANCELLED'],
   BUILDING: ['RELEASING', 'FAILED', 'CANCELLED'],
   RELEASING: ['LIVE', 'FAILED', 'CANCELLED'],
   LIVE: ['SUPERSEDED'],

@@ -82,6 +82,7 @@ export const ERRORS = {
   // the command line
   SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command.${d.suggestion ? ` Did you mean ${d.suggestion}?` : ''} See 'shipoff help'`),
   SHIPOFF_USAGE: spec(EXIT.USAGE, 400, (d) => `${d.problem}\nUsage: ${d.usage}`),
+  SHIPOFF_HOST_NOT_RUNNING: spec(EXIT.UNAVAILABLE, 503, (d) => `${d.command} acts on the running host, and none answers on this data directory; start it with: shipoff up`),
   SHIPOFF_NO_STDIN: spec(EXIT.USAGE, 400, (d) => `${d.what} is read from standard input, and none was given. Example: ${d.example}`),
 
   // deployer

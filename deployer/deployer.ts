@@ -7,6 +7,7 @@ import {
   type App,
   type Builder,
   type Deploy,
+  type Formation,
   formatForTerminal,
   isShipoffError,
   type Release,
@@ -15,6 +16,23 @@ import {
   type User,
 } from '../core/index.js';
 import type { Instance, InstanceSpec, Runtime } from '../runtimes/index.js';
+
+/** What a release made without a build changes (admin/host-ops.ts has the same shape). */
+export interface ReleaseChange {
+  config?: Record<string, string>;
+  fromVersion?: number;
+  description: string;
+}
+
+export interface InstanceReport {
+  id: string;
+  processType: string;
+  index: number;
+  release: number;
+  state: Instance['state'];
+  address?: string;
+  startedAt?: Date;
+}
 import { BuildSlots } from './build-slots.js';
 import { DEFAULT_HEALTH_CHECK, type HealthCheck, waitUntilHealthy } from './health-check.js';
 import { isStaticRelease, type StaticReleases } from './static-release.js';
@@ -429,6 +447,30 @@ export class Deployer {
     if (!live) return;
     const web = (await this.deps.runtime.list(app)).filter((i) => i.release === live.version && i.processType === 'web' && i.address && i.state === 'running');
     if (web.length > 0) this.deps.traffic.set(app, web.map((i) => i.address!));
+  }
+
+  async release(app: App, change: ReleaseChange, actor: string, progress: (line: string) => void): Promise<Release | undefined> {
+    throw new Error('TODO');
+  }
+
+  async restart(app: App, actor: string, progress: (line: string) => void): Promise<void> {
+    throw new Error('TODO');
+  }
+
+  async scale(app: App, changes: Formation, actor: string, progress: (line: string) => void): Promise<Formation> {
+    throw new Error('TODO');
+  }
+
+  async stopApp(app: App, actor: string, progress: (line: string) => void): Promise<void> {
+    throw new Error('TODO');
+  }
+
+  async startApp(app: App, actor: string, progress: (line: string) => void): Promise<void> {
+    throw new Error('TODO');
+  }
+
+  async instances(app: string): Promise<InstanceReport[]> {
+    throw new Error('TODO');
   }
 
   /** Cancels deploys in flight and waits for background work (stopping old releases). */

@@ -8,11 +8,12 @@ import { type Listening, ShipoffError, type Settings, type Store } from '../core
 import type http from 'node:http';
 import { buildRelease, launchArgv, removeLeftoverBuilds, staticSiteHandler, type StaticSite } from '../buildpacks/index.js';
 import { Autosleep, Deployer, StaticReleases, type WakeResult } from '../deployer/index.js';
-import { adminCommands, runCommand } from '../admin/index.js';
+import { adminCommands, type HostOps, runCommand } from '../admin/index.js';
 import { createGitd, type Gitd, type SshCommandHandler } from '../gitd/index.js';
 import { createRouter, DomainTable, RouteTable, type AccessRecord } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
 import { AccessLog } from './access-log.js';
+import { hostOps } from './host-ops.js';
 import { pushHandler } from './push-to-deploy.js';
 import { FollowedRoutes, type FollowedWake, PublishedRoutes } from './shared-routes.js';
 
@@ -156,12 +157,21 @@ export class SharedParts {
     // Admin commands over SSH run as the key's user, against the host's own store.
     const registry = adminCommands();
     const onCommand: SshCommandHandler = (cmd) =>
-      runCommand(registry, cmd.argv, { stdin: cmd.stdin, stdout: cmd.stdout, stderr: cmd.stderr }, {
+      runCommand(registry, cmd.argv, { stdin: cmd.stdin, stdout: cmd.stdout, stderr: cmd.stderr, signal: cmd.signal }, {
         settings,
         actor: { kind: 'user', user: cmd.user },
         store: async () => ({ store, release: async () => {} }),
+        host: this.hostOps,
       });
     return (this.gitdInstance ??= createGitd({ store, dataDir: settings.dataDir, sshPort: settings.sshPort, onPush: pushHandler(this.deployer), onCommand, log }));
+  }
+
+  private hostOpsInstance?: HostOps;
+
+  /** What admin commands ask of this host (restart, scale, logs, run, ...). */
+  get hostOps(): HostOps {
+    const { settings, store, log } = this.deps;
+    return (this.hostOpsInstance ??= hostOps({ store, deployer: this.deployer, runtime: this.runtime, traffic: this.traffic, accessLog: this.accessLog, dataDir: settings.dataDir, log }));
   }
 
   get hasGitd(): boolean {

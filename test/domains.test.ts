@@ -165,6 +165,8 @@ describe('custom domains and HTTPS', { timeout: 400_000 }, () => {
       stdout: out,
       stderr: new PassThrough(),
       store,
+      host: undefined as never, // domains and certs need only the store
+      signal: new AbortController().signal,
     };
     await command.run(ctx, args);
     return { stdout };

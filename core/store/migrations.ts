@@ -246,6 +246,28 @@ CREATE TRIGGER apps_notify_routes AFTER DELETE OR UPDATE OF name ON apps
   FOR EACH ROW EXECUTE FUNCTION apps_notify_routes();
 `,
   },
+  {
+    version: 5,
+    name: 'releases made without a build (config change, rollback, limits)',
+    sql: /* sql */ `
+-- Such a deploy goes from QUEUED straight to RELEASING: it reuses an image.
+CREATE OR REPLACE FUNCTION deploys_check_transition() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.state <> 'QUEUED' THEN
+      RAISE EXCEPTION 'a deploy starts QUEUED, not %', NEW.state USING ERRCODE = 'SH001';
+    END IF;
+  ELSIF NEW.state IS DISTINCT FROM OLD.state AND (OLD.state, NEW.state) NOT IN (
+      ('QUEUED', 'BUILDING'), ('QUEUED', 'RELEASING'), ('QUEUED', 'FAILED'), ('QUEUED', 'CANCELLED'),
+      ('BUILDING', 'RELEASING'), ('BUILDING', 'FAILED'), ('BUILDING', 'CANCELLED'),
+      ('RELEASING', 'LIVE'), ('RELEASING', 'FAILED'), ('RELEASING', 'CANCELLED'),
+      ('LIVE', 'SUPERSEDED')) THEN
+    RAISE EXCEPTION 'illegal deploy transition % -> %', OLD.state, NEW.state USING ERRCODE = 'SH001';
+  END IF;
+  RETURN NEW;
+END $$;
+`,
+  },
 ];
 
 const LOCK_KEY = 'shipoff:migrations';

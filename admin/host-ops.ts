@@ -4,6 +4,7 @@
 // declare needsHost, and get SHIPOFF_HOST_NOT_RUNNING where there is none.
 import type { Readable, Writable } from 'node:stream';
 import type { App, Formation, Release } from '../core/index.js';
+import type { DashboardFeed } from './dashboard/feed.js';
 
 /** The client's terminal, when it asked for one (ssh -t). */
 export interface Terminal {
@@ -19,8 +20,8 @@ export type Progress = (line: string) => void;
 
 /** A new release made from the live one (or an older one), then rolled out with zero downtime. */
 export interface ReleaseChange {
-  /** The app's whole config after the change (it is written to the store with the release). */
-  config?: Record<string, string>;
+  /** Config vars to set and to remove (written to the store with the release, put back if it fails). */
+  configChanges?: { set?: Record<string, string>; unset?: string[] };
   /** Rollback: run this version's image with its config snapshot. */
   fromVersion?: number;
   /** One line for `releases`: "Set FOO, BAR", "Rollback to v3". */
@@ -72,4 +73,6 @@ export interface HostOps {
   destroy(app: App, actor: string, progress: Progress): Promise<void>;
   /** Renames the app: store, repository, cache, instances and routes follow. */
   rename(app: App, newName: string, actor: string, progress: Progress): Promise<App>;
+  /** What the dashboard shows: every app's state and rates, kept current while watched. */
+  dashboardFeed(): DashboardFeed;
 }

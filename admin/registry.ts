@@ -53,6 +53,9 @@ export interface Command {
   needsStore: boolean;
   /** Needs a running host (instances, traffic): see host-ops.ts. */
   needsHost?: boolean;
+  /** Options only before the first positional; from it on every word is a positional as given
+   * (`run APP ls -la`). A `--` before it, or right after it, is a separator. */
+  rawArgs?: boolean;
   run(ctx: CommandContext, args: ParsedArgs): Promise<number | void>;
 }
 
@@ -140,10 +143,11 @@ export function commandHelp(command: Command, program = 'shipoff'): string {
 
 /** Parses argv for a command: no shell ever sees it. Returns undefined when --help was asked for. */
 export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs | undefined {
+  const { options: optionWords, verbatim } = command.rawArgs ? splitRawArgs(argv) : { options: argv, verbatim: [] };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: optionWords,
       options: { ...(command.options ?? {}), help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
@@ -152,26 +156,54 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs |
     throw new ShipoffError('SHIPOFF_USAGE', { problem: (err as Error).message, usage: `shipoff ${command.name} ${command.usage}` });
   }
   if (parsed.values.help) return undefined;
+  const positionals = [...parsed.positionals, ...verbatim];
   const [min, max] = command.arity;
-  const count = parsed.positionals.length;
+  const count = positionals.length;
   if (count < min || count > max) {
-    const problem = count < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`;
+    const problem = count < min ? 'missing argument' : `unexpected argument "${positionals[max]}"`;
     throw new ShipoffError('SHIPOFF_USAGE', { problem, usage: `shipoff ${command.name} ${command.usage}` });
   }
   const { help: _help, ...values } = parsed.values;
-  return { positionals: parsed.positionals, values: values as ParsedArgs['values'] };
+  return { positionals, values: values as ParsedArgs['values'] };
+}
+
+/** For rawArgs: the words up to the first positional are options; the rest is taken as given. */
+function splitRawArgs(argv: string[]): { options: string[]; verbatim: string[] } {
+  const first = argv.findIndex((word) => word === '--' || !word.startsWith('-'));
+  if (first === -1) return { options: argv, verbatim: [] };
+  const options = argv.slice(0, first);
+  if (argv[first] === '--') return { options, verbatim: argv.slice(first + 1) };
+  const rest = argv.slice(first + 1);
+  return { options, verbatim: [argv[first]!, ...(rest[0] === '--' ? rest.slice(1) : rest)] };
 }
 
 /** Reads all of stdin, up to a limit, for commands that take their input there. */
 export async function readStdin(ctx: CommandContext, what: string, example: string, limit = 64 * 1024): Promise<string> {
   if (ctx.stdin.isTTY) throw new ShipoffError('SHIPOFF_NO_STDIN', { what, example });
+  // Events, not for-await: the async iterator destroys the stream when it
+  // ends, and stdin may be an SSH channel that still has to carry our answer.
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.stdin) {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += b.length;
-    if (size > limit) throw new ShipoffError('SHIPOFF_USAGE', { problem: `${what} is larger than ${limit} bytes`, usage: example });
-    chunks.push(b);
-  }
+  const stdin = ctx.stdin;
+  if (stdin.readableEnded || stdin.destroyed) return '';
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      stdin.off('data', onData).off('end', onEnd).off('error', done).off('close', onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEnd = (): void => done();
+    const onData = (chunk: Buffer | string): void => {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      size += b.length;
+      if (size > limit) {
+        stdin.pause();
+        done(new ShipoffError('SHIPOFF_USAGE', { problem: `${what} is larger than ${limit} bytes`, usage: example }));
+      } else {
+        chunks.push(b);
+      }
+    };
+    stdin.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', done);
+  });
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -60,7 +60,7 @@ export const ERRORS = {
   // things that exist or don't
   SHIPOFF_APP_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} does not exist`),
   SHIPOFF_ADMIN_REQUIRED: spec(EXIT.NO_PERM, 403, (d) => `${d.what} is for host administrators; ask one to run it for you`),
-  SHIPOFF_ROLE_REQUIRED: spec(EXIT.NO_PERM, 403, (d) => `this needs the ${d.role} role (or owner) on ${d.app}; ask its owner`),
+  SHIPOFF_ROLE_REQUIRED: spec(EXIT.NO_PERM, 403, (d) => `this needs the ${d.role} role${d.role === 'owner' ? '' : ' (or owner)'} on ${d.app}; ask its owner`),
   SHIPOFF_APP_EXISTS: spec(EXIT.DATA, 409, (d) => `App ${d.app} already exists`),
   SHIPOFF_USER_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `User ${d.user} does not exist`),
   SHIPOFF_KEY_EXISTS: spec(EXIT.DATA, 409, (d) => `this key (${d.fingerprint}) is already registered to user ${d.user}`),
@@ -83,13 +83,16 @@ export const ERRORS = {
   SHIPOFF_UNKNOWN_COMMAND: spec(EXIT.USAGE, 404, (d) => `${d.command} is not a shipoff command.${d.suggestion ? ` Did you mean ${d.suggestion}?` : ''} See 'shipoff help'`),
   SHIPOFF_USAGE: spec(EXIT.USAGE, 400, (d) => `${d.problem}\nUsage: ${d.usage}`),
   SHIPOFF_HOST_NOT_RUNNING: spec(EXIT.UNAVAILABLE, 503, (d) => `${d.command} acts on the running host, and none answers on this data directory; start it with: shipoff up`),
+  SHIPOFF_CONFIRMATION_MISMATCH: spec(EXIT.DATA, 400, (d) => `Confirmation did not match ${d.app}. Aborted.\nTo proceed, type "${d.app}" on standard input, or pass --force`),
   SHIPOFF_NO_STDIN: spec(EXIT.USAGE, 400, (d) => `${d.what} is read from standard input, and none was given. Example: ${d.example}`),
+  SHIPOFF_NEEDS_TERMINAL: spec(EXIT.USAGE, 400, (d) => `the ${d.what} needs a terminal: ssh -t -p ${d.port} shipoff@HOST ${d.command} (or run shipoff ${d.command} in a terminal on the host)`),
 
   // deployer
   SHIPOFF_RELEASE_UNHEALTHY: spec(EXIT.FAILURE, 502, (d) => `${d.instance} of release v${d.release} did not become healthy: ${d.reason}. The previous release keeps serving`),
   SHIPOFF_RELEASE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} of release v${d.release} could not be started: ${d.reason}. The previous release keeps serving`),
   SHIPOFF_DEPLOY_CANCELLED: spec(EXIT.TEMP_FAIL, 499, () => `the deploy was cancelled (the push went away); nothing changed`),
   SHIPOFF_PUSH_RACED: spec(EXIT.TEMP_FAIL, 409, (d) => `${d.branch} of ${d.app} moved while this push waited its turn (another push went first); run git pull, then push again`),
+  SHIPOFF_NO_RELEASE: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no release yet; push to it first`),
   SHIPOFF_NO_PROCESS_TYPES: spec(EXIT.DATA, 400, () => `the build produced no process types; add a Procfile with a line like "web: node server.js"`),
 
   // runtimes
@@ -98,6 +101,7 @@ export const ERRORS = {
   SHIPOFF_IMAGE_NOT_FOUND: spec(EXIT.NO_INPUT, 500, (d) => `image ${d.image} is not on this host; Shipoff builds its images and never pulls them, so push again to rebuild`),
   SHIPOFF_INSTANCE_START: spec(EXIT.FAILURE, 502, (d) => `${d.instance} could not be started: ${d.reason}`),
   SHIPOFF_INSTANCE_NOT_FOUND: spec(EXIT.NO_INPUT, 404, (d) => `instance ${d.instance} does not exist (it may have stopped)`),
+  SHIPOFF_RUN_START: spec(EXIT.UNAVAILABLE, 502, (d) => `the one-off container for ${d.app} could not be started: ${d.reason}`),
 
   // gitd
   SHIPOFF_NOT_A_GIT_COMMAND: spec(EXIT.USAGE, 400, (d) => `${d.command} is not something this host runs over SSH; push with: git push ssh://shipoff@HOST:PORT/APP.git main`),
@@ -109,6 +113,9 @@ export const ERRORS = {
   SHIPOFF_HTTP_AUTH: spec(EXIT.NO_PERM, 401, (d) => `${d.reason}; give your user name and an API token (shipoff tokens:create NAME) as the password`),
   SHIPOFF_BAD_GIT_REQUEST: spec(EXIT.USAGE, 400, (d) => `${d.reason}`),
   SHIPOFF_HOOK_UNAUTHORIZED: spec(EXIT.NO_PERM, 403, (d) => `this push did not come through Shipoff's git daemon (${d.reason}); push over SSH or HTTP`),
+
+  SHIPOFF_CONFIG_NOT_SET: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no config var ${d.key}; see shipoff config:show ${d.app}`),
+  SHIPOFF_APP_STOPPED: spec(EXIT.TEMP_FAIL, 503, (d) => `App ${d.app} is stopped (shipoff ps:stop); start it with: shipoff ps:start ${d.app}`),
 
   // router
   SHIPOFF_NO_SUCH_APP: spec(EXIT.NO_INPUT, 404, (d) => `No app answers at ${d.host || 'this address'}`),

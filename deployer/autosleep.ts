@@ -106,6 +106,14 @@ export class Autosleep {
     return this.sleeping.get(app)?.tier ?? 'awake';
   }
 
+  /** Drops what is kept of an app that is gone (destroyed, or renamed away), once a wake of it in flight ended:
+   * its sleeping instances would otherwise linger here and be unparked by the next wake of that name. */
+  async forget(app: string): Promise<void> {
+    await this.waking.get(app)?.catch(() => {});
+    while (this.busy.has(app)) await new Promise((r) => setTimeout(r, 5));
+    this.sleeping.delete(app);
+  }
+
   /** One look at every routed app: freeze or park the idle ones. */
   async tick(): Promise<void> {
     const now = this.now();

@@ -19,7 +19,7 @@ import type { Instance, InstanceSpec, Runtime } from '../runtimes/index.js';
 
 /** What a release made without a build changes (admin/host-ops.ts has the same shape). */
 export interface ReleaseChange {
-  config?: Record<string, string>;
+  configChanges?: { set?: Record<string, string>; unset?: string[] };
   fromVersion?: number;
   description: string;
 }
@@ -137,6 +137,18 @@ function healthCheckOf(app: App): HealthCheck {
   };
 }
 
+/** limits:set APP memory=512m cpu=1, kept in the app's settings. */
+export function limitsOf(app: App): { memoryBytes?: number; cpus?: number } {
+  const l = (app.settings as { limits?: { memoryBytes?: unknown; cpus?: unknown } }).limits ?? {};
+  return {
+    ...(typeof l.memoryBytes === 'number' && l.memoryBytes > 0 ? { memoryBytes: l.memoryBytes } : {}),
+    ...(typeof l.cpus === 'number' && l.cpus > 0 ? { cpus: l.cpus } : {}),
+  };
+}
+
+/** ps:stop keeps an app stopped (no wake, no start at host start) until ps:start or a deploy. */
+export const isStopped = (app: App): boolean => (app.settings as { stopped?: unknown }).stopped === true;
+
 function buildTimeoutOf(app: App): number | undefined {
   const s = app.settings as { buildTimeoutSeconds?: unknown };
   return typeof s.buildTimeoutSeconds === 'number' && s.buildTimeoutSeconds > 0 ? s.buildTimeoutSeconds * 1000 : undefined;
@@ -182,6 +194,7 @@ export class Deployer {
         version = await store.deploys.nextReleaseVersion(req.app.id);
         out.line(`-----> Building ${req.app.name} from ${req.commitSha.slice(0, 7)} (deploy #${deploy.id}, release v${version})`);
         const config = await store.config.all(req.app.id);
+        out.hide(Object.values(config));
         built = await this.deps.build({
           app: req.app.name,
           version,
@@ -217,8 +230,10 @@ export class Deployer {
       started = await this.startRelease(req.app, release, out, signal, staticDir ? nonWebTypes(release) : undefined);
       if (signal.aborted) throw signal.reason;
 
+      const old = await this.othersThan(req.app.name, started);
       deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
-      this.switchTraffic(req.app.name, release.version, started, staticDir);
+      this.switchTraffic(req.app.name, release.version, started, old, staticDir);
+      if (isStopped(req.app)) await this.setStopped(req.app.name, false);
       await store.audit.record({ actor: req.user.name, app: req.app.name, action: 'deploy.live', details: { deploy: deploy.id, release: release.version, commit: req.commitSha } });
       out.line(`=====> ${req.app.name} v${release.version} is live at ${this.deps.appUrl(req.app.name)}`);
       return true;
@@ -265,6 +280,7 @@ export class Deployer {
     const app = await this.deps.store.apps.find(appName);
     const live = app && (await this.deps.store.deploys.liveRelease(app.id));
     if (!app || !live) throw new ShipoffError('SHIPOFF_APP_NOT_RUNNING', { app: appName });
+    if (isStopped(app)) throw new ShipoffError('SHIPOFF_APP_STOPPED', { app: appName });
     // Instances of the live release that are down (parked, exited) are replaced.
     const down = (await this.deps.runtime.list(appName)).filter((i) => i.processType === 'web' && !isUp(i));
     await Promise.all(down.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
@@ -275,25 +291,33 @@ export class Deployer {
   /** Starts every instance of a release (or of the given process types) and
    * waits until the web ones answer. On failure, stops what it started. */
   private async startRelease(app: App, release: Release, out: DeployOutput, signal: AbortSignal, only?: string[]): Promise<Instance[]> {
-    const { runtime } = this.deps;
     const formation = await this.deps.store.apps.formation(app.id);
+    const slots: Array<[string, number]> = [];
+    for (const [type, count] of desiredCounts(release.processTypes, formation)) {
+      if (only && !only.includes(type)) continue;
+      for (let index = 1; index <= count; index++) slots.push([type, index]);
+    }
+    return this.startInstances(app, release, slots, out, signal);
+  }
+
+  /** Starts the given (process type, index) instances of a release and waits
+   * until the web ones answer. On failure, stops what it started. */
+  private async startInstances(app: App, release: Release, slots: Array<[string, number]>, out: DeployOutput, signal: AbortSignal): Promise<Instance[]> {
+    const { runtime } = this.deps;
     const check = healthCheckOf(app);
     const started: Instance[] = [];
     try {
-      for (const [type, count] of desiredCounts(release.processTypes, formation)) {
-        if (only && !only.includes(type)) continue;
-        for (let index = 1; index <= count; index++) {
-          if (signal.aborted) throw signal.reason;
-          const spec = this.specFor(app.name, release, type, index);
-          let instance: Instance;
-          try {
-            instance = await runtime.start(spec);
-          } catch (err) {
-            throw new ShipoffError('SHIPOFF_RELEASE_START', { instance: `${type}.${index}`, release: String(release.version), reason: (err as Error).message }, { cause: err });
-          }
-          started.push(instance);
-          out.line(`-----> Started ${instanceName(spec)}${spec.port ? ` on port ${spec.port}` : ''}`);
+      for (const [type, index] of slots) {
+        if (signal.aborted) throw signal.reason;
+        const spec = this.specFor(app, release, type, index);
+        let instance: Instance;
+        try {
+          instance = await runtime.start(spec);
+        } catch (err) {
+          throw new ShipoffError('SHIPOFF_RELEASE_START', { instance: `${type}.${index}`, release: String(release.version), reason: (err as Error).message }, { cause: err });
         }
+        started.push(instance);
+        out.line(`-----> Started ${instanceName(spec)}${spec.port ? ` on port ${spec.port}` : ''}`);
       }
       for (const instance of started.filter((i) => i.processType === 'web')) {
         if (!instance.address) throw new ShipoffError('SHIPOFF_RELEASE_START', { instance: instanceName(instance), release: String(release.version), reason: 'the runtime gave it no address' });
@@ -318,17 +342,19 @@ export class Deployer {
     }
   }
 
-  private specFor(app: string, release: Release, processType: string, index: number): InstanceSpec {
+  private specFor(app: App, release: Release, processType: string, index: number): InstanceSpec {
+    const limits = limitsOf(app);
     return {
-      app,
+      app: app.name,
       release: release.version,
       processType,
       index,
       image: release.image,
       command: this.deps.launchArgv(release.processTypes[processType]!, release.builder),
-      env: { ...release.config, SHIPOFF_APP: app, SHIPOFF_RELEASE: `v${release.version}`, DYNO: `${processType}.${index}` },
+      env: { ...release.config, SHIPOFF_APP: app.name, SHIPOFF_RELEASE: `v${release.version}`, DYNO: `${processType}.${index}` },
       port: processType === 'web' ? WEB_PORT : undefined,
-      memoryBytes: DEFAULT_MEMORY,
+      memoryBytes: limits.memoryBytes ?? DEFAULT_MEMORY,
+      ...(limits.cpus !== undefined ? { cpus: limits.cpus } : {}),
     };
   }
 
@@ -342,18 +368,29 @@ export class Deployer {
     return lines.slice(-tail);
   }
 
-  /** New requests go to the new instances now; the old ones stop once their requests finish. */
-  private switchTraffic(app: string, version: number, started: Instance[], staticDir?: string): void {
+  /** New requests go to the new instances now; every instance that ran
+   * before (OLD, listed before the switch) stops once its requests finish. */
+  private switchTraffic(app: string, version: number, started: Instance[], old: Instance[], staticDir?: string): void {
     const previous = [...this.deps.traffic.get(app)];
     if (staticDir) this.deps.traffic.setStatic!(app, staticDir);
     else this.deps.traffic.set(app, started.filter((i) => i.processType === 'web' && i.address).map((i) => i.address!));
     this.retireStaticFiles(app, staticDir ? version : undefined);
-    const retire = (async () => {
-      await this.deps.traffic.drained(previous, this.deps.drainMs ?? 30_000);
-      const old = (await this.deps.runtime.list(app)).filter((i) => i.release !== version);
-      await Promise.all(old.map((i) => this.deps.runtime.stop(i.id, 10_000).catch((err: Error) => this.deps.log(` !     stopping ${app} ${instanceName(i)} v${i.release}: ${err.message}`))));
-    })();
-    this.track(retire);
+    this.retire(app, previous, old);
+  }
+
+  /** Stops instances once the requests to BACKENDS finished (bounded by drainMs), in the background. */
+  private retire(app: string, backends: Backend[], instances: Instance[]): void {
+    if (instances.length === 0) return;
+    this.track((async () => {
+      await this.deps.traffic.drained(backends, this.deps.drainMs ?? 30_000);
+      await Promise.all(instances.map((i) => this.deps.runtime.stop(i.id, 10_000).catch((err: Error) => this.deps.log(` !     stopping ${app} ${instanceName(i)} v${i.release}: ${err.message}`))));
+    })());
+  }
+
+  /** Instances of the app running now, except those just STARTED: what a switch retires. */
+  private async othersThan(app: string, started: Instance[]): Promise<Instance[]> {
+    const ids = new Set(started.map((i) => i.id));
+    return (await this.deps.runtime.list(app)).filter((i) => !ids.has(i.id));
   }
 
   /** The directory the router serves a static release from (extracted and checked), else undefined. */
@@ -395,9 +432,10 @@ export class Deployer {
     for (const app of apps) {
       const live = await store.deploys.liveRelease(app.id);
       const mine = instances.filter((i) => i.app === app.name);
-      const stale = mine.filter((i) => !live || i.release !== live.version || !isUp(i));
+      // A stopped app (ps:stop) stays stopped across host restarts.
+      const stale = mine.filter((i) => !live || isStopped(app) || i.release !== live.version || !isUp(i));
       await Promise.all(stale.map((i) => runtime.stop(i.id, 1_000).catch(() => {})));
-      if (!live) continue;
+      if (!live || isStopped(app)) continue;
       // A static release: its files again (extracted anew when gone), and no web container.
       const staticDir = await this.staticDirFor(app.name, live, () => {}).catch((err: Error) => {
         this.deps.log(` !     ${app.name} v${live.version}: ${err.message}`);
@@ -449,28 +487,224 @@ export class Deployer {
     if (web.length > 0) this.deps.traffic.set(app, web.map((i) => i.address!));
   }
 
+  /** Runs FN while holding the app's turn: no deploy, release or scale of it runs meanwhile. */
+  async exclusive<T>(appName: string, fn: () => Promise<T>): Promise<T> {
+    const leave = await this.slots.appTurn(appName, new AbortController().signal, { waitingForApp: () => {} });
+    try {
+      return await fn();
+    } finally {
+      leave();
+    }
+  }
+
+  /**
+   * A release made without a build: the live release's image (or an older
+   * one's, for a rollback) with the given config, rolled out like a deploy.
+   * On failure the previous config is put back and the previous release keeps
+   * serving. Undefined when the app has no release yet (the config is kept
+   * for its first deploy).
+   */
   async release(app: App, change: ReleaseChange, actor: string, progress: (line: string) => void): Promise<Release | undefined> {
-    throw new Error('TODO');
+    const { store } = this.deps;
+    return this.exclusive(app.name, async () => {
+      const live = await store.deploys.liveRelease(app.id);
+      const base = change.fromVersion !== undefined ? await store.deploys.findRelease(app.id, change.fromVersion) : live;
+      if (change.fromVersion !== undefined && !base) throw new ShipoffError('SHIPOFF_RELEASE_NOT_FOUND', { app: app.name, release: `v${change.fromVersion}` });
+      const before = await store.config.all(app.id);
+      const config = change.fromVersion !== undefined ? base!.config : applyChanges(before, change.configChanges);
+      if (change.fromVersion === undefined && sameConfig(config, before) && change.configChanges) return undefined; // nothing to change
+      await replaceConfig(store, app.id, before, config);
+      if (!base) return undefined;
+      const user = await store.users.findByName(actor).catch(() => undefined);
+      const out = new DeployOutput(progress, store, this.deps.log);
+      out.hide([...Object.values(config), ...Object.values(before)]);
+      let deploy = await store.deploys.create({ appId: app.id, ...(user ? { pushedBy: user.id } : {}) });
+      out.attach(deploy.id);
+      let started: Instance[] = [];
+      const abort = new AbortController();
+      this.inFlight.add(abort);
+      try {
+        deploy = await store.deploys.transition(deploy.id, 'RELEASING');
+        const release = await store.deploys.createRelease({
+          appId: app.id,
+          image: base.image,
+          processTypes: base.processTypes,
+          builder: base.builder,
+          config,
+          sourceCommit: base.sourceCommit,
+          description: change.description,
+          createdBy: user?.id,
+        });
+        out.line(`-----> Releasing v${release.version} (${change.description})`);
+        const current = (await store.apps.find(app.name)) ?? app;
+        if (isStopped(current)) {
+          // Kept for ps:start: a stopped app does not start because its config changed.
+          deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
+          out.line(`=====> v${release.version} is the current release; ${app.name} stays stopped until: shipoff ps:start ${app.name}`);
+          return release;
+        }
+        const staticDir = await this.staticDirFor(app.name, release, (line) => out.line(line));
+        started = await this.startRelease(current, release, out, abort.signal, staticDir ? nonWebTypes(release) : undefined);
+        const old = await this.othersThan(app.name, started);
+        deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
+        this.switchTraffic(app.name, release.version, started, old, staticDir);
+        await store.audit.record({ actor, app: app.name, action: 'release', details: { release: release.version, description: change.description } });
+        out.line(`=====> ${app.name} v${release.version} is live at ${this.deps.appUrl(app.name)}`);
+        return release;
+      } catch (err) {
+        await Promise.all(started.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
+        await store.deploys.transition(deploy.id, 'FAILED', { reason: (err as Error).message }).catch(() => {});
+        await replaceConfig(store, app.id, config, before).catch((e: Error) => this.deps.log(` !     restoring the config of ${app.name}: ${e.message}`));
+        out.line(` !     The previous release keeps serving, with its config.`);
+        throw err;
+      } finally {
+        this.inFlight.delete(abort);
+        await out.flush();
+      }
+    });
   }
 
+  /** Fresh instances of the live release replace the running ones (new
+   * requests move to them at once; the old ones stop once drained). A config
+   * changed with --no-restart since the release makes a new release instead. */
   async restart(app: App, actor: string, progress: (line: string) => void): Promise<void> {
-    throw new Error('TODO');
+    const { store } = this.deps;
+    const live = await store.deploys.liveRelease(app.id);
+    if (!live) throw new ShipoffError('SHIPOFF_NO_RELEASE', { app: app.name });
+    const config = await store.config.all(app.id);
+    if (!sameConfig(config, live.config)) {
+      progress(`-----> The config changed since v${live.version}: making a new release with it`);
+      await this.release(app, { description: 'Restart with the changed config' }, actor, progress);
+      return;
+    }
+    await this.exclusive(app.name, async () => {
+      const current = (await store.apps.find(app.name)) ?? app;
+      if (isStopped(current)) throw new ShipoffError('SHIPOFF_APP_STOPPED', { app: app.name });
+      const out = new DeployOutput(progress, undefined, this.deps.log);
+      const staticDir = await this.staticDirFor(app.name, live, (line) => out.line(line));
+      const started = await this.startRelease(current, live, out, new AbortController().signal, staticDir ? nonWebTypes(live) : undefined);
+      const old = await this.othersThan(app.name, started);
+      this.switchTraffic(app.name, live.version, started, old, staticDir);
+      await store.audit.record({ actor, app: app.name, action: 'ps:restart', details: { release: live.version, instances: started.length } });
+      out.line(`=====> ${app.name} restarted: ${started.length} new instance${started.length === 1 ? '' : 's'} of v${live.version}; the old ones stop once their requests finish`);
+    });
   }
 
+  /**
+   * Sets the formation and makes the running instances match it: new ones
+   * start and join the routes once healthy; surplus ones leave the routes
+   * first and stop once drained. A sleeping or stopped app only records it.
+   */
   async scale(app: App, changes: Formation, actor: string, progress: (line: string) => void): Promise<Formation> {
-    throw new Error('TODO');
+    const { store, runtime, traffic } = this.deps;
+    return this.exclusive(app.name, async () => {
+      const live = await store.deploys.liveRelease(app.id);
+      const unknown = live ? Object.keys(changes).filter((t) => !(t in live.processTypes)) : [];
+      if (live && unknown.length > 0) {
+        throw new ShipoffError('SHIPOFF_INVALID_FORMATION', { reason: `${app.name} has no process type ${unknown.join(', ')}; its release v${live.version} has ${Object.keys(live.processTypes).join(', ')} (from its Procfile)` });
+      }
+      const formation = await store.apps.scale(app.id, changes);
+      await store.audit.record({ actor, app: app.name, action: 'ps:scale', details: { changes } });
+      const current = (await store.apps.find(app.name)) ?? app;
+      if (!live || isStopped(current)) {
+        progress(`-----> ${app.name}: ${formatFormation(formation)} (${!live ? 'starts with its first deploy' : 'stopped; takes effect at ps:start'})`);
+        return formation;
+      }
+      const out = new DeployOutput(progress, undefined, this.deps.log);
+      const staticWeb = isStaticRelease(live) && this.deps.traffic.setStatic !== undefined;
+      const running = (await runtime.list(app.name)).filter((i) => i.release === live.version && isUp(i));
+      for (const [type, want] of Object.entries(changes)) {
+        if (type === 'web' && staticWeb) {
+          out.line('-----> web is served by the router from the release\'s files: nothing to scale');
+          continue;
+        }
+        const mine = running.filter((i) => i.processType === type).sort((a, b) => a.index - b.index);
+        if (type === 'web' && traffic.get(app.name).length === 0) {
+          out.line(`-----> ${app.name} is asleep: the next request starts ${want} web instance${want === 1 ? '' : 's'}`);
+          continue;
+        }
+        if (want > mine.length) {
+          const used = new Set(mine.map((i) => i.index));
+          const slots: Array<[string, number]> = [];
+          for (let index = 1; slots.length < want - mine.length; index++) if (!used.has(index)) slots.push([type, index]);
+          const started = await this.startInstances(current, live, slots, out, new AbortController().signal);
+          if (type === 'web') traffic.set(app.name, [...traffic.get(app.name), ...started.filter((i) => i.address).map((i) => i.address!)]);
+        } else if (want < mine.length) {
+          const surplus = mine.slice(want);
+          const addresses = surplus.filter((i) => i.address).map((i) => i.address!);
+          if (type === 'web') {
+            const key = (b: Backend): string => `${b.host}:${b.port}`;
+            const leaving = new Set(addresses.map(key));
+            traffic.set(app.name, traffic.get(app.name).filter((b) => !leaving.has(key(b))));
+          }
+          out.line(`-----> Stopping ${surplus.map(instanceName).join(', ')} once their requests finish`);
+          this.retire(app.name, addresses, surplus);
+        }
+      }
+      out.line(`=====> ${app.name}: ${formatFormation(formation)}`);
+      return formation;
+    });
   }
 
+  /** ps:stop: out of the routes, every instance stopped, and kept stopped. */
   async stopApp(app: App, actor: string, progress: (line: string) => void): Promise<void> {
-    throw new Error('TODO');
+    await this.exclusive(app.name, async () => {
+      await this.setStopped(app.name, true);
+      const backends = [...this.deps.traffic.get(app.name)];
+      this.deps.traffic.set(app.name, []);
+      const instances = await this.deps.runtime.list(app.name);
+      await this.deps.traffic.drained(backends, Math.min(this.deps.drainMs ?? 30_000, 10_000));
+      await Promise.all(instances.map((i) => this.deps.runtime.stop(i.id, 10_000)));
+      await this.deps.store.audit.record({ actor, app: app.name, action: 'ps:stop', details: { instances: instances.length } });
+      progress(`=====> ${app.name} stopped (${instances.length} instance${instances.length === 1 ? '' : 's'}); it stays stopped until: shipoff ps:start ${app.name}`);
+    });
   }
 
+  /** ps:start: the live release's instances again, and back in the routes. */
   async startApp(app: App, actor: string, progress: (line: string) => void): Promise<void> {
-    throw new Error('TODO');
+    const { store } = this.deps;
+    const live = await store.deploys.liveRelease(app.id);
+    if (!live) throw new ShipoffError('SHIPOFF_NO_RELEASE', { app: app.name });
+    await this.exclusive(app.name, async () => {
+      const current = { ...((await store.apps.find(app.name)) ?? app) };
+      const up = (await this.deps.runtime.list(app.name)).filter((i) => i.release === live.version && isUp(i));
+      if (!isStopped(current) && up.length > 0) {
+        progress(`=====> ${app.name} is running already (${up.length} instance${up.length === 1 ? '' : 's'}); to replace them: shipoff ps:restart ${app.name}`);
+        return;
+      }
+      const out = new DeployOutput(progress, undefined, this.deps.log);
+      const staticDir = await this.staticDirFor(app.name, live, (line) => out.line(line));
+      const started = await this.startRelease(current, live, out, new AbortController().signal, staticDir ? nonWebTypes(live) : undefined);
+      const old = await this.othersThan(app.name, started);
+      this.switchTraffic(app.name, live.version, started, old, staticDir);
+      await this.setStopped(app.name, false);
+      await store.audit.record({ actor, app: app.name, action: 'ps:start', details: { release: live.version } });
+      out.line(`=====> ${app.name} v${live.version} started at ${this.deps.appUrl(app.name)}`);
+    });
   }
 
+  /** The app's instances as the runtime reports them, for ps:report. */
   async instances(app: string): Promise<InstanceReport[]> {
-    throw new Error('TODO');
+    const list = await this.deps.runtime.list(app);
+    return list
+      .map((i) => ({
+        id: i.id,
+        processType: i.processType,
+        index: i.index,
+        release: i.release,
+        state: i.state,
+        ...(i.address ? { address: `${i.address.host}:${i.address.port}` } : {}),
+        ...(i.startedAt ? { startedAt: i.startedAt } : {}),
+      }))
+      .sort((a, b) => a.processType.localeCompare(b.processType) || a.index - b.index);
+  }
+
+  private async setStopped(appName: string, stopped: boolean): Promise<void> {
+    const app = await this.deps.store.apps.get(appName);
+    const settings = { ...app.settings };
+    if (stopped) settings.stopped = true;
+    else delete settings.stopped;
+    await this.deps.store.apps.update(appName, { settings });
   }
 
   /** Cancels deploys in flight and waits for background work (stopping old releases). */
@@ -482,6 +716,28 @@ export class Deployer {
     }
   }
 }
+
+const sameConfig = (a: Record<string, string>, b: Record<string, string>): boolean =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
+function applyChanges(config: Record<string, string>, changes: ReleaseChange['configChanges']): Record<string, string> {
+  const next = { ...config, ...(changes?.set ?? {}) };
+  for (const key of changes?.unset ?? []) delete next[key];
+  return Object.fromEntries(Object.entries(next).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Makes the app's stored config exactly TO (given that it is FROM now). */
+async function replaceConfig(store: Store, appId: number, from: Record<string, string>, to: Record<string, string>): Promise<void> {
+  const gone = Object.keys(from).filter((k) => !(k in to));
+  const changed = Object.fromEntries(Object.entries(to).filter(([k, v]) => from[k] !== v));
+  if (Object.keys(changed).length > 0) await store.config.set(appId, changed);
+  if (gone.length > 0) await store.config.unset(appId, gone);
+}
+
+export const formatFormation = (f: Formation): string =>
+  Object.entries(f)
+    .map(([t, n]) => `${t}=${n}`)
+    .join(' ') || 'no process types';
 
 /** Sends deploy output to the pusher at once and to the deploy's stored log in batches. */
 class DeployOutput {
@@ -496,11 +752,22 @@ class DeployOutput {
     private readonly log: (line: string) => void,
   ) {}
 
+  private secrets: string[] = [];
+
   attach(deployId: number): void {
     this.deployId = deployId;
   }
 
-  line(text: string): void {
+  /** Config values never reach the pusher or the stored log: a build that
+   * echoes one shows ******** instead. Short values (flags, ports) would
+   * mask ordinary words, so only those of 6 characters or more. */
+  hide(values: string[]): void {
+    this.secrets = [...new Set([...this.secrets, ...values.filter((v) => v.length >= 6)])].sort((a, b) => b.length - a.length);
+  }
+
+  line(raw: string): void {
+    let text = raw;
+    for (const secret of this.secrets) text = text.split(secret).join('********');
     for (const l of text.split('\n')) {
       try {
         this.send(l);

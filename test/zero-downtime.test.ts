@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startPushingHost, type PushingHost } from './helpers/pushing-host.js';
+import { requestLoop } from './helpers/request-loop.js';
 
 const APP = `zdt-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 
@@ -17,53 +18,6 @@ function files(version: string): Record<string, string> {
   if (req.url === '/slow') setTimeout(answer, 6000); else answer();
 }).listen(process.env.PORT);
 `,
-  };
-}
-
-interface LoopResult {
-  ok: number;
-  failures: string[];
-  /** The versions answered, in order, with runs collapsed: ["v1", "v2"]. */
-  sequence: string[];
-}
-
-/** Requests the app over keep-alive connections until stop() is called. */
-function requestLoop(port: number, concurrency = 4): { stop: () => Promise<LoopResult> } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const result: LoopResult = { ok: 0, failures: [], sequence: [] };
-  let running = true;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host: `${APP}.localhost` }, agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          if (res.statusCode === 200) {
-            result.ok++;
-            const v = body.trim();
-            if (result.sequence.at(-1) !== v) result.sequence.push(v);
-          } else {
-            result.failures.push(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
-          }
-          resolve();
-        });
-      });
-      req.on('error', (err) => {
-        result.failures.push(err.message);
-        resolve();
-      });
-    });
-  const workers = Array.from({ length: concurrency }, async () => {
-    while (running) await one();
-  });
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      agent.destroy();
-      return result;
-    },
   };
 }
 
@@ -82,7 +36,7 @@ describe('zero-downtime deploys', { timeout: 300_000 }, () => {
   });
 
   it('a continuous request loop during two deploys sees no failed request, and never an old release after the new one', async () => {
-    const loop = requestLoop(host.httpPort);
+    const loop = requestLoop(host.httpPort, APP);
     await new Promise((r) => setTimeout(r, 300));
     for (const version of ['v2', 'v3']) {
       const r = await host.pushApp(APP, files(version), version);

@@ -6,9 +6,16 @@ import { certCommands } from './commands/certs.js';
 import { domainCommands } from './commands/domains.js';
 import { historyCommands } from './commands/history.js';
 import { keyCommands } from './commands/keys.js';
+import { logs } from './commands/logs.js';
 import { psAutosleep } from './commands/ps-autosleep.js';
 import { tokenCommands } from './commands/tokens.js';
 import { whoami } from './commands/whoami.js';
+import { configCommands } from './commands/config.js';
+import { limitsSet } from './commands/limits.js';
+import { psCommands } from './commands/ps.js';
+import { rollback } from './commands/rollback.js';
+import { run } from './commands/run.js';
+import { dashboardCommand } from './dashboard/dashboard-command.js';
 import { CommandRegistry } from './registry.js';
 
 export * from './registry.js';
@@ -17,5 +24,5 @@ export { runCommand, type CommandIo, type CommandSetting } from './run-command.j
 
 /** A registry holding every admin command (the ones that also run over SSH). */
 export function adminCommands(): CommandRegistry {
-  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...historyCommands, ...domainCommands, ...certCommands, ...appCommands, ...accessCommands, whoami);
+  return new CommandRegistry().register(...keyCommands, ...tokenCommands, ...appSettingCommands, psAutosleep, ...historyCommands, ...domainCommands, ...certCommands, ...appCommands, ...accessCommands, whoami, logs, ...configCommands, ...psCommands, rollback, limitsSet, run, dashboardCommand(adminCommands));
 }

@@ -11,7 +11,8 @@ import { type GitRequest, gitRequestOf, splitCommandLine } from './command-line.
 import { cleanEnv, exited, hooksEnv, killGroup, spawnGroup } from './git-process.js';
 import type { HookServer } from './hook-server.js';
 import type { RepoStore } from './repos.js';
-import type { SshCommandHandler } from './types.js';
+import { crlfWriter, type PtyTerminal, ptyTerminal } from './ssh-terminal.js';
+import type { SshCommandHandler, SshTerminal } from './types.js';
 
 /** The login names clients use (ssh://shipoff@HOST/…); git@ works too, as on most git hosts. */
 const LOGIN_NAMES: ReadonlySet<string> = new Set(['shipoff', 'git']);
@@ -88,6 +89,7 @@ export class SshServer {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         const env: Record<string, string> = {};
+        let pty: PtyTerminal | undefined;
         session.on('env', (accept, reject, info) => {
           if (info.key === 'GIT_PROTOCOL' && GIT_PROTOCOL_VALUE.test(info.val)) {
             env.GIT_PROTOCOL = info.val;
@@ -96,9 +98,16 @@ export class SshServer {
             reject?.();
           }
         });
-        session.on('pty', (accept) => accept?.());
-        session.on('exec', (accept, _reject, info) => void this.exec(accept(), info.command, loginName, fingerprint, env));
-        session.on('shell', (accept) => void this.exec(accept(), '', loginName, fingerprint, env));
+        session.on('pty', (accept, _reject, info) => {
+          pty = ptyTerminal(info);
+          accept?.();
+        });
+        session.on('window-change', (accept, _reject, info) => {
+          pty?.resize(info.cols, info.rows);
+          accept?.();
+        });
+        session.on('exec', (accept, _reject, info) => void this.exec(accept(), info.command, loginName, fingerprint, env, pty?.terminal));
+        session.on('shell', (accept) => void this.exec(accept(), '', loginName, fingerprint, env, pty?.terminal));
       });
     });
   }
@@ -113,10 +122,12 @@ export class SshServer {
     return ctx.blob !== undefined && stored.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
   }
 
-  private async exec(channel: ServerChannel, commandLine: string, loginName: string, fingerprint: string | undefined, env: Record<string, string>): Promise<void> {
+  private async exec(channel: ServerChannel, commandLine: string, loginName: string, fingerprint: string | undefined, env: Record<string, string>, terminal: SshTerminal | undefined): Promise<void> {
     const abort = new AbortController();
     channel.on('close', () => abort.abort());
     channel.on('error', () => {});
+    // With a terminal, the command's stdout is the terminal's (a one-off container's pty); our messages need \r\n.
+    const stderr = terminal ? crlfWriter(channel.stderr) : channel.stderr;
     let code: number;
     try {
       if (!LOGIN_NAMES.has(loginName)) throw new ShipoffError('SHIPOFF_SSH_USER', { user: loginName.slice(0, 64) });
@@ -128,13 +139,13 @@ export class SshServer {
       if (git) {
         code = await this.runGit(channel, git, found.user, env, abort.signal);
       } else if (this.deps.onCommand) {
-        code = await this.deps.onCommand({ user: found.user, argv, stdin: channel, stdout: channel, stderr: channel.stderr, signal: abort.signal });
+        code = await this.deps.onCommand({ user: found.user, argv, stdin: channel, stdout: channel, stderr, ...(terminal ? { terminal } : {}), signal: abort.signal });
       } else {
         throw new ShipoffError('SHIPOFF_NOT_A_GIT_COMMAND', { command: argv.length ? JSON.stringify(argv[0]!.slice(0, 80)) : 'an interactive shell' });
       }
     } catch (err) {
       if (!(err instanceof ShipoffError)) this.deps.log(`gitd: ssh command failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-      if (!abort.signal.aborted) channel.stderr.write(formatForTerminal(err) + '\n');
+      if (!abort.signal.aborted) stderr.write(formatForTerminal(err) + '\n');
       code = exitCodeOf(err);
     }
     await finish(channel, code, abort.signal);

@@ -45,8 +45,19 @@ export interface SshCommand {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** Set when the client asked for a terminal (ssh -t). */
+  terminal?: SshTerminal;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+}
+
+/** The terminal an SSH client asked for: its size and type, and the size changes it reports. */
+export interface SshTerminal {
+  cols: number;
+  rows: number;
+  term: string;
+  /** Calls back on each window-change; returns an unsubscribe. */
+  onResize(listener: (size: { cols: number; rows: number }) => void): () => void;
 }
 
 /** Resolves with the exit status. A thrown ShipoffError is shown Dokku-style on stderr. */

@@ -2,10 +2,15 @@
 // that owns it (the deployer for releases and instances, the runtime for
 // one-off runs and logs, the git daemon's repositories for removal).
 import { ShipoffError, type Store } from '../core/index.js';
+import type Dockerode from 'dockerode';
 import type { HostOps } from '../admin/index.js';
 import type { Deployer } from '../deployer/index.js';
 import type { DockerRuntime } from '../runtimes/index.js';
 import type { AccessLog } from './access-log.js';
+import { HostDashboardFeed, type DashboardFeedDeps } from './dashboard-feed.js';
+import { destroyApp, renameApp } from './app-removal.js';
+import { appLogs } from './app-logs.js';
+import { oneOffRun } from './one-off-run.js';
 import type { PublishedRoutes } from './shared-routes.js';
 
 export interface HostOpsDeps {
@@ -17,6 +22,12 @@ export interface HostOpsDeps {
   accessLog: AccessLog;
   dataDir: string;
   log: (line: string) => void;
+  /** Scale to zero forgets an app that is gone, once a wake of it in flight ended (deployer/autosleep.ts). */
+  forgetSleep?: (app: string) => Promise<void>;
+  /** apps:destroy removes the images a renamed app still has under an earlier name (host/app-removal.ts). */
+  docker?: Pick<Dockerode, 'getImage'>;
+  /** What only the dashboard reads: the Docker client, the router's counters, the reaper's tiers. */
+  dashboard?: Pick<DashboardFeedDeps, 'docker' | 'routerMetrics' | 'sleepTier'>;
 }
 
 const notYet = (what: string): never => {
@@ -25,16 +36,19 @@ const notYet = (what: string): never => {
 
 export function hostOps(deps: HostOpsDeps): HostOps {
   const { deployer } = deps;
+  let feed: HostDashboardFeed | undefined; // one per host, shared by every open dashboard
   return {
-    release: (app, change, actor, progress) => deployer.release(app, change, actor, progress),
-    restart: (app, actor, progress) => deployer.restart(app, actor, progress),
+    // What the reaper kept of a sleeping app is stale once new instances run (or none do).
+    release: (app, change, actor, progress) => deployer.release(app, change, actor, progress).finally(() => deps.forgetSleep?.(app.name)),
+    restart: (app, actor, progress) => deployer.restart(app, actor, progress).finally(() => deps.forgetSleep?.(app.name)),
     scale: (app, changes, actor, progress) => deployer.scale(app, changes, actor, progress),
-    stop: (app, actor, progress) => deployer.stopApp(app, actor, progress),
-    start: (app, actor, progress) => deployer.startApp(app, actor, progress),
+    stop: (app, actor, progress) => deployer.stopApp(app, actor, progress).finally(() => deps.forgetSleep?.(app.name)),
+    start: (app, actor, progress) => deployer.startApp(app, actor, progress).finally(() => deps.forgetSleep?.(app.name)),
     instances: (app) => deployer.instances(app),
-    logs: () => notYet('logs'), // helper: host/app-logs.ts
-    run: () => notYet('run'), // helper: host/one-off-run.ts
-    destroy: () => notYet('apps:destroy'), // helper: host/app-removal.ts
-    rename: () => notYet('apps:rename'), // helper: host/app-removal.ts
+    logs: (app, options) => appLogs({ runtime: deps.runtime, accessLog: deps.accessLog }, app, options),
+    run: oneOffRun({ store: deps.store, runtime: deps.runtime }),
+    destroy: (app, actor, progress) => destroyApp(deps, app, actor, progress),
+    rename: (app, newName, actor, progress) => renameApp(deps, app, newName, actor, progress),
+    dashboardFeed: () => (feed ??= new HostDashboardFeed({ ...deps, ...deps.dashboard })),
   };
 }

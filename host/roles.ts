@@ -10,9 +10,10 @@ import { buildRelease, launchArgv, removeLeftoverBuilds, staticSiteHandler, type
 import { Autosleep, Deployer, StaticReleases, type WakeResult } from '../deployer/index.js';
 import { adminCommands, type HostOps, runCommand } from '../admin/index.js';
 import { createGitd, type Gitd, type SshCommandHandler } from '../gitd/index.js';
-import { createRouter, DomainTable, RouteTable, type AccessRecord } from '../router/index.js';
+import { createRouter, DomainTable, RouteTable, type AccessRecord, type RouterMetrics } from '../router/index.js';
 import { DockerRuntime } from '../runtimes/index.js';
 import { AccessLog } from './access-log.js';
+import { type ControlServer, listenControl } from './control-socket.js';
 import { hostOps } from './host-ops.js';
 import { pushHandler } from './push-to-deploy.js';
 import { FollowedRoutes, type FollowedWake, PublishedRoutes } from './shared-routes.js';
@@ -58,6 +59,8 @@ export class SharedParts {
   private deployerInstance?: Deployer;
   private autosleepInstance?: Autosleep;
   private gitdInstance?: Gitd;
+  /** The router's counters, when this process runs the router (the dashboard reads them). */
+  routerMetrics?: RouterMetrics;
   /** The HTTP port the router really listens on (SHIPOFF_HTTP_PORT may be 0). */
   httpPort: number;
 
@@ -157,7 +160,7 @@ export class SharedParts {
     // Admin commands over SSH run as the key's user, against the host's own store.
     const registry = adminCommands();
     const onCommand: SshCommandHandler = (cmd) =>
-      runCommand(registry, cmd.argv, { stdin: cmd.stdin, stdout: cmd.stdout, stderr: cmd.stderr, signal: cmd.signal }, {
+      runCommand(registry, cmd.argv, { stdin: cmd.stdin, stdout: cmd.stdout, stderr: cmd.stderr, terminal: cmd.terminal, signal: cmd.signal }, {
         settings,
         actor: { kind: 'user', user: cmd.user },
         store: async () => ({ store, release: async () => {} }),
@@ -171,7 +174,7 @@ export class SharedParts {
   /** What admin commands ask of this host (restart, scale, logs, run, ...). */
   get hostOps(): HostOps {
     const { settings, store, log } = this.deps;
-    return (this.hostOpsInstance ??= hostOps({ store, deployer: this.deployer, runtime: this.runtime, traffic: this.traffic, accessLog: this.accessLog, dataDir: settings.dataDir, log }));
+    return (this.hostOpsInstance ??= hostOps({ store, deployer: this.deployer, runtime: this.runtime, traffic: this.traffic, accessLog: this.accessLog, dataDir: settings.dataDir, log, forgetSleep: async (app) => this.autosleepInstance?.forget(app), docker: this.dockerClient, dashboard: { docker: this.dockerClient, routerMetrics: () => this.routerMetrics, sleepTier: (app) => this.autosleepInstance?.tierOf(app) ?? 'awake' } }));
   }
 
   get hasGitd(): boolean {
@@ -206,6 +209,7 @@ function deployerRole({ settings, store, log, shared }: RoleDeps): Role {
   // Known before any role starts: the router role of this process then reads the table, not the store.
   shared.runsDeployer = true;
   let requests: Listening | undefined;
+  let control: ControlServer | undefined;
   return {
     name: 'deployer',
     async start() {
@@ -216,6 +220,15 @@ function deployerRole({ settings, store, log, shared }: RoleDeps): Role {
       await shared.deployer.recover();
       await shared.traffic.reconcile();
       shared.autosleep.start();
+      // `shipoff COMMAND` on this machine runs here, like over SSH (host/control-socket.ts).
+      const registry = adminCommands();
+      control = await listenControl(settings.dataDir, (cmd) =>
+        runCommand(registry, cmd.argv, { stdin: cmd.stdin, stdout: cmd.stdout, stderr: cmd.stderr, signal: cmd.signal, ...(cmd.terminal ? { terminal: cmd.terminal } : {}) }, {
+          settings,
+          actor: { kind: 'host', name: cmd.user },
+          store: async () => ({ store, release: async () => {} }),
+          host: shared.hostOps,
+        }), log);
       // Routers elsewhere on this store (`shipoff router`) ask for wakes and report requests.
       requests = await store.routes.listenRequests(
         {
@@ -231,6 +244,7 @@ function deployerRole({ settings, store, log, shared }: RoleDeps): Role {
       return [{ label: 'Builds', value: `${settings.buildConcurrency} at a time, Docker (${shared.runtime.name})` }];
     },
     async stop() {
+      await control?.close();
       await requests?.close();
       await shared.autosleep.close();
       await shared.deployer.close();
@@ -284,6 +298,7 @@ function routerRole({ settings, store, log, shared }: RoleDeps): Role {
       },
     },
   });
+  shared.routerMetrics = router.metrics;
   return {
     name: 'router',
     async start() {

@@ -49,7 +49,10 @@ export interface Runtime {
   /** Every instance this host owns (and only those), for one app or all. */
   list(app?: string): Promise<Instance[]>;
   /** Follows an instance's output, line by line, until the signal aborts. */
-  logs(instanceId: string, options: { follow: boolean; tail?: number; signal?: AbortSignal }): AsyncIterable<string>;
+  logs(instanceId: string, options: LogOptions): AsyncIterable<string>;
+  /** Runs a one-off process (`shipoff run`) to its end with the caller's stdio, then removes it;
+   * resolves to its exit status. It is no instance: list() and onEvent never report it. */
+  runOneOff(spec: OneOffSpec, io: OneOffIo): Promise<number>;
   /** Removes everything the runtime holds for an app: instances and images. */
   removeApp(app: string): Promise<void>;
   /** Calls back when an instance crashes (exits on its own) and when the runtime restarts it.
@@ -57,6 +60,34 @@ export interface Runtime {
   onEvent(listener: (event: RuntimeEvent) => void): () => void;
   /** Stops watching the engine; instances keep running. */
   close(): Promise<void>;
+}
+
+export interface LogOptions {
+  /** Keep going as the instance writes (until it stops or the signal aborts). */
+  follow: boolean;
+  /** Only the last N lines (of what `since` leaves). */
+  tail?: number;
+  /** Only lines written at or after this moment. */
+  since?: Date;
+  /** Each line starts with when it was written: an RFC 3339 timestamp (nanoseconds, UTC) and a space. */
+  timestamps?: boolean;
+  signal?: AbortSignal;
+}
+
+/** An instance's image, command, env and limits, run once: processType `run`, index N (DYNO=run.N). */
+export interface OneOffSpec extends Omit<InstanceSpec, 'port'> {
+  /** A terminal of this size; its output then comes on stdout alone, as from any terminal. */
+  tty?: { cols: number; rows: number };
+}
+
+export interface OneOffIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Aborted when the caller goes away: the process is killed and removed. */
+  signal: AbortSignal;
+  /** With a tty: follows the caller's window size; returns an unsubscribe. */
+  onResize?: (listener: (size: { cols: number; rows: number }) => void) => () => void;
 }
 
 export type RuntimeEvent =

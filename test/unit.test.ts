@@ -180,7 +180,8 @@ describe('secrets', () => {
 
 describe('deploy state machine', () => {
   it('matches the issue: forward path, FAILED/CANCELLED from the first three, LIVE → SUPERSEDED', () => {
-    assert.deepEqual(DEPLOY_TRANSITIONS.QUEUED, ['BUILDING', 'FAILED', 'CANCELLED']);
+    // QUEUED → RELEASING: a release made without a build (config change, rollback).
+    assert.deepEqual(DEPLOY_TRANSITIONS.QUEUED, ['BUILDING', 'RELEASING', 'FAILED', 'CANCELLED']);
     assert.deepEqual(DEPLOY_TRANSITIONS.BUILDING, ['RELEASING', 'FAILED', 'CANCELLED']);
     assert.deepEqual(DEPLOY_TRANSITIONS.RELEASING, ['LIVE', 'FAILED', 'CANCELLED']);
     assert.deepEqual(DEPLOY_TRANSITIONS.LIVE, ['SUPERSEDED']);

@@ -20,3 +20,6 @@ export const appForRead = (ctx: CommandContext, store: Repos, name: string): Pro
 
 /** For a command that changes the app's settings: the admin role (or owner). */
 export const appForChange = (ctx: CommandContext, store: Repos, name: string): Promise<App> => appWithRole(ctx, store, name, 'admin');
+
+/** For a command that needs at least ROLE on the app (host administrators may always). */
+export const appForRole = (ctx: CommandContext, store: Repos, name: string, role: Role): Promise<App> => appWithRole(ctx, store, name, role);

@@ -2,12 +2,15 @@
 //   apps:create NAME           a new, empty app; its creator becomes its owner
 //   apps:list   [--json]       the apps you may see, with your role on each
 //   apps:info   APP [--json]   status, URL, domains, release, web instances, last deploy
+//   apps:destroy APP [--force] everything of the app goes; asks to type its name first
+//   apps:rename OLD NEW        the app, its repository and its instances move to NEW
 // Creating follows the rule a first `git push` follows (gitd/access.ts): host
 // administrators create apps; everyone else asks one.
 import { type App, APP_NAME_RULE, assertAppName, type Deploy, type Repos, type Role, ShipoffError } from '../../core/index.js';
 import { isStaticRelease } from '../../deployer/index.js';
 import { actorName, type Command, type CommandContext, isHostAdmin } from '../registry.js';
-import { appForRead } from './app-lookup.js';
+import { appForRead, appForRole } from './app-lookup.js';
+import { readConfirmation } from './confirmation.js';
 
 export function appUrl(ctx: CommandContext, app: string): string {
   return `http://${app}.${ctx.settings.domain}:${ctx.settings.httpPort}/`;
@@ -141,4 +144,50 @@ export const appsInfo: Command = {
   },
 };
 
-export const appCommands: Command[] = [appsCreate, appsList, appsInfo];
+export const appsDestroy: Command = {
+  name: 'apps:destroy',
+  group: 'apps',
+  summary: 'Destroy an app: its instances, images, repository, build cache, routes, releases, config and domains',
+  usage: 'APP [--force]',
+  description:
+    'Asks you to type the app\'s name on standard input first (a line); --force skips that, for scripts.\n' +
+    'Nothing of any other app is touched. For the app\'s owner (and host administrators).',
+  options: { force: { type: 'boolean' } },
+  arity: [1, 1],
+  needsStore: true,
+  needsHost: true,
+  async run(ctx, args) {
+    const [name] = args.positionals as [string];
+    const app = await appForRole(ctx, ctx.store, name, 'owner');
+    if (!args.values.force) {
+      ctx.stderr.write(` !     WARNING: Potentially Destructive Action\n !     This command will destroy ${app.name}.\n !     To proceed, type "${app.name}"\n\n> `);
+      const typed = await readConfirmation(ctx.stdin, ctx.signal);
+      if (typed !== app.name) throw new ShipoffError('SHIPOFF_CONFIRMATION_MISMATCH', { app: app.name });
+    }
+    await ctx.host.destroy(app, actorName(ctx.actor), (line) => ctx.stdout.write(line + '\n'));
+  },
+};
+
+export const appsRename: Command = {
+  name: 'apps:rename',
+  group: 'apps',
+  summary: 'Rename an app: its repository, config, releases, domains and instances follow; the old name goes',
+  usage: 'OLD NEW',
+  description:
+    `  NEW   ${APP_NAME_RULE}; no app may have it yet.\n\n` +
+    'The live release starts again under the new name (http://NEW.DOMAIN/); if it does not, the rename is undone.\n' +
+    'Push to ssh://shipoff@HOST:PORT/NEW.git afterwards. For the app\'s owner (and host administrators).',
+  arity: [2, 2],
+  needsStore: true,
+  needsHost: true,
+  async run(ctx, args) {
+    const [oldName, newName] = args.positionals as [string, string];
+    const app = await appForRole(ctx, ctx.store, oldName, 'owner');
+    assertAppName(newName);
+    if (await ctx.store.apps.find(newName)) throw new ShipoffError('SHIPOFF_APP_EXISTS', { app: newName });
+    const renamed = await ctx.host.rename(app, newName, actorName(ctx.actor), (line) => ctx.stdout.write(line + '\n'));
+    ctx.stdout.write(`       ${appUrl(ctx, renamed.name)}\n       git remote set-url shipoff ssh://shipoff@${ctx.settings.domain}:${ctx.settings.sshPort}/${renamed.name}.git\n`);
+  },
+};
+
+export const appCommands: Command[] = [appsCreate, appsList, appsInfo, appsDestroy, appsRename];

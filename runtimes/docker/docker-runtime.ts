@@ -10,6 +10,8 @@ import { EngineEvents } from './engine-events.js';
 import { containerName, instanceFilter, instanceFromInspect, instanceFromSummary, instanceLabels, isInstance, isManaged, managedFilter } from './labels.js';
 import { demuxLines } from './log-lines.js';
 import { ensureNetwork } from './network.js';
+import type { OneOffIo, OneOffSpec } from '../runtime.js';
+import { runOneOff } from './one-off.js';
 
 export interface DockerRuntimeOptions {
   /** Default: the engine at DOCKER_HOST or /var/run/docker.sock. */
@@ -45,6 +47,8 @@ export class DockerRuntime implements Runtime {
   private networkId?: Promise<string>;
   private readonly stopping = new Map<string, NodeJS.Timeout>();
   private readonly events: EngineEvents;
+  /** Marks this process's one-off containers, so the next process can tell its leftovers. */
+  private readonly session = randomBytes(6).toString('hex');
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.docker = options.docker ?? new Dockerode();
@@ -167,12 +171,20 @@ export class DockerRuntime implements Runtime {
     return found.filter((c) => isInstance(c.Labels, this.hostId)).map((c) => instanceFromSummary(c, this.network));
   }
 
-  async *logs(instanceId: string, options: { follow: boolean; tail?: number; signal?: AbortSignal }): AsyncIterable<string> {
+  async *logs(instanceId: string, options: Parameters<Runtime['logs']>[1]): AsyncIterable<string> {
     const { signal } = options;
     if (signal?.aborted) return;
     const info = await this.mustInspect(instanceId);
     const container = this.docker.getContainer(info.Id);
-    const common = { stdout: true, stderr: true, ...(options.tail !== undefined ? { tail: options.tail } : {}), ...(signal ? { abortSignal: signal } : {}) };
+    const common = {
+      stdout: true,
+      stderr: true,
+      ...(options.tail !== undefined ? { tail: options.tail } : {}),
+      // The engine takes seconds with a fraction; whole milliseconds are enough here.
+      ...(options.since ? { since: (options.since.getTime() / 1000).toFixed(3) as unknown as number } : {}),
+      ...(options.timestamps ? { timestamps: true } : {}),
+      ...(signal ? { abortSignal: signal } : {}),
+    };
     try {
       if (options.follow) {
         const stream = await container.logs({ ...common, follow: true });
@@ -185,6 +197,11 @@ export class DockerRuntime implements Runtime {
       if (signal?.aborted) return; // the caller stopped reading: the end, not a failure
       throw this.failure(err, () => err);
     }
+  }
+
+  async runOneOff(spec: OneOffSpec, io: OneOffIo): Promise<number> {
+    const deps = { docker: this.docker, network: () => this.ensureNetwork(), hostId: this.hostId, session: this.session, defaultMemoryBytes: DEFAULT_MEMORY_BYTES, pidsLimit: PIDS_LIMIT };
+    return this.call(() => runOneOff(deps, spec, io));
   }
 
   /** Build containers of the app (managed, no process type) go too. */

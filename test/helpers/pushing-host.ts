@@ -2,7 +2,7 @@
 // push sample apps with the stock git and OpenSSH clients and read them back
 // through the router. Everything it made is removed by close().
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commitAll, getVia, makeRepo, push, sshCommand, writeFiles, type PushResult } from './apps.js';
@@ -17,8 +17,10 @@ export interface PushingHost {
   readonly scratch: string;
   /** The host's environment, for `shipoff` commands run beside it. */
   readonly env: NodeJS.ProcessEnv;
-  /** Runs `ssh shipoff@HOST ARGS...` with the stock OpenSSH client, as the admin key (or another key file). */
-  ssh(args: string[], options?: { stdin?: string; keyFile?: string }): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Runs `ssh shipoff@HOST ARGS...` with the stock OpenSSH client, as the admin key (or another key file); tty forces a terminal (-tt). */
+  ssh(args: string[], options?: { stdin?: string; keyFile?: string; tty?: boolean }): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Starts `ssh shipoff@HOST ARGS...` and returns the client process, for commands that keep going (logs -t). */
+  sshSpawn(args: string[], options?: { keyFile?: string }): ChildProcess;
   /** Makes a key pair in the scratch dir; returns the private key's path. */
   newKey(name: string): string;
   /** Runs `shipoff ARGS` on the host (as its administrator). */
@@ -58,7 +60,11 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
     shipoff: (args, stdin) => runShipoff(args, { env, ...(stdin !== undefined ? { stdin } : {}) }),
     ssh: (args, options = {}) => {
       const [, ...sshArgs] = sshCommand(options.keyFile ?? keyFile, sshPort).split(' ');
-      return runProgram('ssh', [...sshArgs, 'shipoff@127.0.0.1', ...args], options.stdin !== undefined ? { stdin: options.stdin } : {});
+      return runProgram('ssh', [...sshArgs, ...(options.tty ? ['-tt'] : []), 'shipoff@127.0.0.1', ...args], options.stdin !== undefined ? { stdin: options.stdin } : {});
+    },
+    sshSpawn: (args, options = {}) => {
+      const [, ...sshArgs] = sshCommand(options.keyFile ?? keyFile, sshPort).split(' ');
+      return spawn('ssh', [...sshArgs, 'shipoff@127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     },
     newKey(name) {
       const file = path.join(dir.path, `id_${name}`);

@@ -1,0 +1,141 @@
+// apps:destroy and apps:rename over SSH, against a real host: destroy asks
+// for the name (or --force), is for the owner, and leaves no container,
+// image, repository, cache or route of the app behind — while an app whose
+// name starts with the same letters keeps everything. Rename moves the app,
+// its routes and its repository to the new name; pushing there works.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { commitAll, push, sshCommand, writeFiles } from './helpers/apps.js';
+import { startPushingHost, type PushingHost } from './helpers/pushing-host.js';
+
+const run = `d${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+const APP = `rm-${run}`;
+const TWO = `${APP}-two`;
+const NEW = `${APP}-new`;
+
+/** A Node app with no dependencies that answers TEXT. */
+function answering(text: string): Record<string, string> {
+  return {
+    'package.json': JSON.stringify({ name: 'a', version: '1.0.0', private: true, scripts: { start: 'node server.js' } }) + '\n',
+    'server.js': `require('http').createServer((q, s) => s.end(${JSON.stringify(text)})).listen(process.env.PORT);\n`,
+  };
+}
+
+function docker(...args: string[]): string[] {
+  return execFileSync('docker', args, { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+const containersOf = (app: string): string[] => docker('ps', '-aq', '--filter', `label=shipoff.app=${app}`);
+const imagesOf = (app: string): string[] => docker('images', '-q', '--filter', `label=shipoff.app=${app}`);
+
+describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
+  let host: PushingHost;
+  let bobKey: string;
+
+  before(async () => {
+    host = await startPushingHost('appsdestroy');
+    const pushed = await Promise.all([host.pushApp(APP, answering(APP)), host.pushApp(TWO, answering(TWO))]);
+    for (const r of pushed) assert.equal(r.code, 0, r.output);
+    bobKey = host.newKey('bob');
+    assert.equal((await host.shipoff(['keys:add', 'bob'], fs.readFileSync(bobKey + '.pub', 'utf8'))).code, 0);
+    const granted = await host.ssh(['access:grant', APP, 'bob', 'developer']);
+    assert.equal(granted.code, 0, granted.stderr);
+  });
+
+  after(async () => {
+    // The helper cleans the names it pushed; the renamed app is ours to clean.
+    await host?.close();
+    const left = containersOf(NEW);
+    if (left.length) docker('rm', '-f', ...left);
+    const images = imagesOf(TWO).concat(imagesOf(NEW));
+    if (images.length) execFileSync('docker', ['rmi', '-f', ...new Set(images)], { stdio: 'ignore' });
+  });
+
+  it('without --force, an empty or wrong confirmation changes nothing', async () => {
+    for (const stdin of ['', 'rm-wrong\n', `${TWO}\n`]) {
+      const r = await host.ssh(['apps:destroy', APP], { stdin });
+      assert.equal(r.code, 65, `stdin ${JSON.stringify(stdin)}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`To proceed, type "${APP}"`));
+      assert.match(r.stderr, new RegExp(`Confirmation did not match ${APP}\\. Aborted\\.`));
+    }
+    assert.deepEqual(await host.get(APP), { status: 200, body: APP });
+  });
+
+  it('is for the owner: a developer is refused and told which role it needs', async () => {
+    for (const args of [['apps:destroy', APP, '--force'], ['apps:rename', APP, `${APP}-bob`]]) {
+      const r = await host.ssh(args, { keyFile: bobKey, stdin: `${APP}\n` });
+      assert.equal(r.code, 77, r.stderr);
+      assert.match(r.stderr, new RegExp(`needs the owner role on ${APP}`));
+    }
+    assert.deepEqual(await host.get(APP), { status: 200, body: APP });
+  });
+
+  it('destroys the app (name typed on stdin) and leaves nothing of it, and everything of the other app', async () => {
+    const twoContainers = containersOf(TWO);
+    const twoImages = imagesOf(TWO);
+    assert.ok(containersOf(APP).length > 0 && imagesOf(APP).length > 0, 'the app had containers and images');
+    assert.ok(twoContainers.length > 0 && twoImages.length > 0);
+
+    const r = await host.ssh(['apps:destroy', APP], { stdin: `${APP}\n` });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`${APP} is destroyed`));
+
+    assert.deepEqual(containersOf(APP), [], 'no container');
+    assert.deepEqual(imagesOf(APP), [], 'no image');
+    for (const dir of [['repos', `${APP}.git`], ['cache', APP], ['static', APP]]) assert.equal(fs.existsSync(path.join(host.dataDir, ...dir)), false, dir.join('/'));
+    assert.equal((await host.get(APP)).status, 404, 'no route');
+    const list = await host.ssh(['apps:list', '--json']);
+    assert.deepEqual((JSON.parse(list.stdout) as { apps: Array<{ name: string }> }).apps.map((a) => a.name), [TWO]);
+    const events = await host.ssh(['events', '--json']);
+    assert.ok((JSON.parse(events.stdout) as Array<{ action: string; app: string }>).some((e) => e.action === 'apps:destroy' && e.app === APP), events.stdout);
+
+    assert.deepEqual(await host.get(TWO), { status: 200, body: TWO });
+    assert.deepEqual(containersOf(TWO).sort(), twoContainers.sort(), 'the other app keeps its containers');
+    assert.deepEqual(imagesOf(TWO).sort(), twoImages.sort(), 'and its images');
+    assert.ok(fs.existsSync(path.join(host.dataDir, 'repos', `${TWO}.git`)));
+  });
+
+  it('a push to the destroyed name makes a fresh app', async () => {
+    const r = await host.pushApp(APP, answering(`${APP} again`), 'again');
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /release v1/);
+    assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` });
+  });
+
+  it('renaming to a name in use fails with 65 and changes nothing', async () => {
+    const r = await host.ssh(['apps:rename', TWO, APP]);
+    assert.equal(r.code, 65, r.stderr);
+    assert.match(r.stderr, new RegExp(`App ${APP} already exists`));
+    assert.deepEqual(await host.get(TWO), { status: 200, body: TWO });
+    assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` });
+  });
+
+  it('renames: the new name answers, the old one is gone, and pushing to the new name deploys', async () => {
+    const r = await host.ssh(['apps:rename', TWO, NEW]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`${TWO} is now ${NEW}`));
+    assert.deepEqual(await host.get(NEW), { status: 200, body: TWO });
+    assert.equal((await host.get(TWO)).status, 404);
+    assert.deepEqual(containersOf(TWO), [], 'instances of the old name are stopped');
+    assert.ok(containersOf(NEW).length > 0);
+    assert.equal(fs.existsSync(path.join(host.dataDir, 'repos', `${TWO}.git`)), false);
+    assert.ok(fs.existsSync(path.join(host.dataDir, 'repos', `${NEW}.git`)));
+    const info = await host.ssh(['apps:info', NEW, '--json']);
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal((JSON.parse(info.stdout) as { release: { version: number } }).release.version, 1, 'the release came along');
+    assert.equal((await host.ssh(['apps:info', TWO])).code, 66);
+
+    // The local clone that pushed TWO, pointed at the new name.
+    const repo = path.join(host.scratch, 'repos', TWO);
+    writeFiles(repo, answering(`${NEW} v2`));
+    commitAll(repo, 'after the rename');
+    const env = { GIT_SSH_COMMAND: sshCommand(path.join(host.scratch, 'id_admin'), host.sshPort) };
+    const pushed = await push(repo, [`ssh://shipoff@127.0.0.1:${host.sshPort}/${NEW}.git`, 'main'], env);
+    assert.equal(pushed.code, 0, pushed.output);
+    assert.match(pushed.output, new RegExp(`${NEW} v2 is live`));
+    assert.deepEqual(await host.get(NEW), { status: 200, body: `${NEW} v2` });
+    assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` }, 'the other app is untouched');
+  });
+});

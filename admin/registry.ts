@@ -53,6 +53,8 @@ export interface Command {
   needsStore: boolean;
   /** Needs a running host (instances, traffic): see host-ops.ts. */
   needsHost?: boolean;
+  /** Draws on the client's terminal itself (run, dashboard): its output is passed on untouched. */
+  ownsTerminal?: boolean;
   /** Options only before the first positional; from it on every word is a positional as given
    * (`run APP ls -la`). A `--` before it, or right after it, is a separator. */
   rawArgs?: boolean;

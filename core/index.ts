@@ -5,6 +5,7 @@ export * from './names.js';
 export * from './model.js';
 export * from './deploy-state.js';
 export * from './ssh-keys.js';
+export { crlfWriter } from './crlf-writer.js';
 export { seal, open, loadOrCreateMasterKey, MASTER_KEY_FILE } from './secrets.js';
 export { Store, Repos, openStore, ensureDataDir, type StoreBackend } from './store/store.js';
 export { embeddedServerPid, POSTGRES_SYSTEM_USER } from './store/embedded-postgres.js';

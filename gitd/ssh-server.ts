@@ -5,13 +5,13 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Connection, PublicKeyAuthContext, ServerChannel } from 'ssh2';
-import { exitCodeOf, fingerprintOf, formatForTerminal, ShipoffError, type Store, type User } from '../core/index.js';
+import { crlfWriter, exitCodeOf, fingerprintOf, formatForTerminal, ShipoffError, type Store, type User } from '../core/index.js';
 import { authorize } from './access.js';
 import { type GitRequest, gitRequestOf, splitCommandLine } from './command-line.js';
 import { cleanEnv, exited, hooksEnv, killGroup, spawnGroup } from './git-process.js';
 import type { HookServer } from './hook-server.js';
 import type { RepoStore } from './repos.js';
-import { crlfWriter, type PtyTerminal, ptyTerminal } from './ssh-terminal.js';
+import { type PtyTerminal, ptyTerminal } from './ssh-terminal.js';
 import type { SshCommandHandler, SshTerminal } from './types.js';
 
 /** The login names clients use (ssh://shipoff@HOST/…); git@ works too, as on most git hosts. */

@@ -20,6 +20,7 @@ export const run: Command = {
   arity: [2, 1000],
   needsStore: true,
   needsHost: true,
+  ownsTerminal: true,
   rawArgs: true,
   async run(ctx, args) {
     const [appName, ...argv] = args.positionals as [string, ...string[]];

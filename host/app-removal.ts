@@ -58,12 +58,12 @@ async function exists(p: string): Promise<boolean> {
  * name exists again, whose builds may have taken the tag over.
  */
 async function removeEarlierImages(deps: HostOpsDeps, app: App): Promise<void> {
-  if (!deps.docker) return;
+  if (!deps.images) return;
   const refs = new Set((await deps.store.deploys.releases(app.id, 100_000)).map((r) => r.image));
   for (const ref of refs) {
     const earlier = /^shipoff\/([^:/]+):v\d+$/.exec(ref)?.[1];
     if (earlier === undefined || earlier === app.name || (await deps.store.apps.find(earlier))) continue;
-    await deps.docker
+    await deps.images
       .getImage(ref)
       .remove({ force: true })
       .catch((err: { statusCode?: number; message?: string }) => {
@@ -107,14 +107,20 @@ async function moveFiles(dataDir: string, from: string, to: string): Promise<() 
   const src = appFiles(dataDir, from);
   const dst = appFiles(dataDir, to);
   const moved: Array<[string, string]> = [];
-  for (const key of ['repo', 'cache', 'static'] as const) {
-    if (!(await exists(src[key]))) continue;
-    await fs.promises.rename(src[key], dst[key]);
-    moved.push([src[key], dst[key]]);
-  }
-  return async () => {
+  const undo = async (): Promise<void> => {
     for (const [a, b] of moved.reverse()) await fs.promises.rename(b, a);
   };
+  try {
+    for (const key of ['repo', 'cache', 'static'] as const) {
+      if (!(await exists(src[key]))) continue;
+      await fs.promises.rename(src[key], dst[key]);
+      moved.push([src[key], dst[key]]);
+    }
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  return undo;
 }
 
 export async function renameApp(deps: HostOpsDeps, app: App, newName: string, actor: string, progress: Progress): Promise<App> {
@@ -125,7 +131,7 @@ export async function renameApp(deps: HostOpsDeps, app: App, newName: string, ac
   // itself. A push creating NEW meanwhile loses to the store's unique name
   // (or, if it won, we stop at APP_EXISTS before touching anything).
   return deployer.exclusive(oldName, async () => {
-    const source = await current(deps, app);
+    await current(deps, app);
     if (await store.apps.find(newName)) throw new ShipoffError('SHIPOFF_APP_EXISTS', { app: newName });
     // Files left under the new name by no app: refuse rather than mix or delete them.
     for (const dir of Object.values(appFiles(deps.dataDir, newName))) {
@@ -153,7 +159,10 @@ export async function renameApp(deps: HostOpsDeps, app: App, newName: string, ac
         traffic.set(newName, []);
         for (const i of await runtime.list(newName)) await runtime.stop(i.id, 1_000).catch(() => {});
         await undoFiles();
+        // The routes row follows the app's id: let the removal above land before the name goes back.
+        await traffic.flush();
         await store.apps.rename(newName, oldName);
+        traffic.publish(oldName);
         progress(`       ${oldName} keeps its name and keeps serving`);
       } catch (undoErr) {
         progress(` !     undoing failed too (${(undoErr as Error).message}): the app is now named ${newName}; push to it again to start it`);

@@ -284,6 +284,8 @@ export function stateOf(s: StateInputs): AppState {
   if (!s.hasLive) return s.last && (s.last.state === 'FAILED' || s.last.state === 'CANCELLED') ? 'FAILED' : 'STOPPED';
   if (s.stopped || s.allZero) return 'STOPPED';
   if (s.tier === 'waking') return 'WAKING';
+  // A parked instance is an exited container: asleep, not crashed.
+  if (s.tier === 'frozen' || s.tier === 'parked') return 'SLEEPING';
   if (s.crashed) return 'FAILED';
   if (s.hasWeb && !s.routed) return 'SLEEPING';
   return 'LIVE';

@@ -15,6 +15,7 @@ const run = `d${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const APP = `rm-${run}`;
 const TWO = `${APP}-two`;
 const NEW = `${APP}-new`;
+const THREE = `${APP}-three`;
 
 /** A Node app with no dependencies that answers TEXT. */
 function answering(text: string): Record<string, string> {
@@ -137,5 +138,33 @@ describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
     assert.match(pushed.output, new RegExp(`${NEW} v2 is live`));
     assert.deepEqual(await host.get(NEW), { status: 200, body: `${NEW} v2` });
     assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` }, 'the other app is untouched');
+  });
+
+  it('a rename whose restart fails is undone: the old name keeps its app and keeps serving', async () => {
+    // This app refuses to start under any other name than its own.
+    const files = answering(THREE);
+    files['server.js'] = `if (process.env.SHIPOFF_APP !== ${JSON.stringify(THREE)}) process.exit(3);\n` + files['server.js'];
+    const pushed = await host.pushApp(THREE, files);
+    assert.equal(pushed.code, 0, pushed.output);
+    const r = await host.ssh(['apps:rename', THREE, `${THREE}-x`]);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stdout, /undoing the rename/);
+    assert.match(r.stdout, new RegExp(`${THREE} keeps its name and keeps serving`));
+    assert.deepEqual(await host.get(THREE), { status: 200, body: THREE });
+    assert.equal((await host.get(`${THREE}-x`)).status, 404);
+    assert.equal((await host.ssh(['apps:info', THREE])).code, 0);
+    assert.ok(fs.existsSync(path.join(host.dataDir, 'repos', `${THREE}.git`)));
+    assert.deepEqual(containersOf(`${THREE}-x`), []);
+  });
+
+  it('destroying the renamed app (--force) removes the images it had under its earlier name too', async () => {
+    assert.ok(imagesOf(TWO).length > 0, 'v1 was built as the old name');
+    const r = await host.ssh(['apps:destroy', NEW, '--force']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.deepEqual(containersOf(NEW), []);
+    assert.deepEqual(imagesOf(NEW).concat(imagesOf(TWO)), []);
+    assert.equal(fs.existsSync(path.join(host.dataDir, 'repos', `${NEW}.git`)), false);
+    assert.equal((await host.get(NEW)).status, 404);
+    assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` });
   });
 });

@@ -72,23 +72,32 @@ describe('dashboard over ssh -t', { timeout: 240_000 }, () => {
     screens.push({ title: 'After its 2 s autosleep timeout: SLEEPING, no web instance running', text: tmux.capture() });
     assert.match(rowOf(tmux.capture(), APP)!, /web 0\/1/);
 
-    // Requests wake it; a few in a row so the two-second sample sees them.
-    for (let i = 0; i < 8; i++) {
-      const r = await host.get(APP);
-      assert.equal(r.status, 200);
-      assert.equal(r.body, 'hello\n');
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
+    // Requests wake it: LIVE while they come (a few seconds of them, so a two-second sample holds some).
+    const requests = (async () => {
+      for (let i = 0; i < 20; i++) {
+        const r = await host.get(APP);
+        assert.equal(r.status, 200);
+        assert.equal(r.body, 'hello\n');
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    })();
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 1/1`), 10_000);
+    await requests;
+    // The rate is per two-second sample: watch for the sample that holds the requests.
     const deadline = Date.now() + 10_000;
     let woken = '';
+    let rateSeen = '';
     while (Date.now() < deadline) {
       woken = tmux.capture();
-      if (rpsOf(rowOf(woken, APP)) > 0 && /wake-ups.*\s[1-9]\d* total/.test(woken)) break;
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (rpsOf(rowOf(woken, APP)) > 0) rateSeen = woken;
+      if (rateSeen && /wake-ups.*\s[1-9]\d* total/.test(woken)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    assert.ok(rpsOf(rowOf(woken, APP)) > 0, `the request rate went up:\n${woken}`);
+    assert.ok(rateSeen, `the request rate went up:\n${woken}`);
+    assert.match(rowOf(rateSeen, APP)!, /\s(LIVE|SLEEPING)\s/);
     assert.match(woken, /wake-ups.*\s[1-9]\d* total/);
-    screens.push({ title: 'Woken by requests: the request rate and the wake-ups sparkline', text: woken });
+    assert.match(rowOf(rateSeen, APP)!, /\d+ms/, 'a p95 latency is shown');
+    screens.push({ title: 'Woken by requests: the request rate, p95 latency and the wake-ups sparkline', text: rateSeen });
 
     // z: autosleep off (through ps:autosleep, as the SSH command), then it stays awake and LIVE.
     tmux.send('z');

@@ -19,10 +19,13 @@ interface SettingKey {
 
 function seconds(min: number, max: number) {
   return (value: string, usage: string): number => {
-    if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new ShipoffError('SHIPOFF_USAGE', { problem: `"${value.slice(0, 40)}" is not a number of seconds from ${min} to ${max}`, usage });
+    // 60, 60s, 2m: the issue's and Dokku's ways of writing it.
+    const m = /^(\d{1,6})([sm]?)$/.exec(value);
+    const n = m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : NaN;
+    if (!(n >= min && n <= max)) {
+      throw new ShipoffError('SHIPOFF_USAGE', { problem: `"${value.slice(0, 40)}" is not a number of seconds from ${min} to ${max} (like 60 or 60s)`, usage });
     }
-    return Number(value);
+    return n;
   };
 }
 
@@ -67,7 +70,7 @@ const NAMESPACES: Record<string, Record<string, SettingKey>> = {
 function setCommand(namespace: string, keys: Record<string, SettingKey>): Command {
   const name = `${namespace}:set`;
   const keyNames = Object.keys(keys);
-  const usage = `APP ${keyNames.join('|')} [VALUE]`;
+  const usage = `APP ${keyNames.join('|')} [VALUE]  |  APP ${keyNames.map((k) => `${k}=VALUE`).join(' ')}`;
   const fullUsage = `shipoff ${name} ${usage}`;
   return {
     name,
@@ -75,26 +78,44 @@ function setCommand(namespace: string, keys: Record<string, SettingKey>): Comman
     summary: `Change ${keyNames.join(' or ')} of an app (no VALUE: back to the default)`,
     usage,
     description: keyNames.map((k) => `  ${k.padEnd(14)} ${keys[k]!.summary}; default ${keys[k]!.defaultText}`).join('\n'),
-    arity: [2, 3],
+    arity: [2, 2 + keyNames.length],
     needsStore: true,
     async run(ctx, args) {
-      const [appName, keyName, value] = args.positionals as [string, string, string | undefined];
-      const key = keys[keyName];
-      if (!key) throw new ShipoffError('SHIPOFF_USAGE', { problem: `${name} has no key "${keyName.slice(0, 40)}"; the keys are ${keyNames.join(', ')}`, usage: fullUsage });
-      const parsed = value === undefined ? undefined : key.parse(value, fullUsage);
-      await ctx.store.transaction(async (tx) => {
-        const app = await appForChange(ctx, tx, appName);
-        if (key.field === 'deployBranch') {
-          await tx.apps.update(app.name, { deployBranch: typeof parsed === 'string' ? parsed : 'main' });
-        } else {
-          const settings = { ...app.settings };
-          if (parsed === undefined) delete settings[key.field];
-          else settings[key.field] = parsed;
-          await tx.apps.update(app.name, { settings });
-        }
-        await tx.audit.record({ actor: actorName(ctx.actor), app: app.name, action: name, details: { key: keyName, value: parsed ?? null } });
+      const [appName, ...words] = args.positionals as [string, ...string[]];
+      // Either `KEY [VALUE]` or `KEY=VALUE ...` (several at once).
+      const pairs: Array<[string, string | undefined]> = words[0]!.includes('=')
+        ? words.map((w) => {
+            const at = w.indexOf('=');
+            if (at < 0) throw new ShipoffError('SHIPOFF_USAGE', { problem: `"${w.slice(0, 40)}" is not KEY=VALUE`, usage: fullUsage });
+            return [w.slice(0, at), w.slice(at + 1)];
+          })
+        : words.length <= 2
+          ? [[words[0]!, words[1]]]
+          : (() => {
+              throw new ShipoffError('SHIPOFF_USAGE', { problem: `unexpected argument "${words[2]!.slice(0, 40)}"`, usage: fullUsage });
+            })();
+      const changes = pairs.map(([keyName, value]) => {
+        const key = keys[keyName];
+        if (!key) throw new ShipoffError('SHIPOFF_USAGE', { problem: `${name} has no key "${keyName.slice(0, 40)}"; the keys are ${keyNames.join(', ')}`, usage: fullUsage });
+        return { keyName, key, parsed: value === undefined ? undefined : key.parse(value, fullUsage) };
       });
-      ctx.stdout.write(`-----> ${keyName} of ${appName} ${parsed === undefined ? `is back to the default: ${key.defaultText}` : `set to ${parsed}`}\n`);
+      await ctx.store.transaction(async (tx) => {
+        let app = await appForChange(ctx, tx, appName);
+        for (const { keyName, key, parsed } of changes) {
+          if (key.field === 'deployBranch') {
+            app = await tx.apps.update(app.name, { deployBranch: typeof parsed === 'string' ? parsed : 'main' });
+          } else {
+            const settings = { ...app.settings };
+            if (parsed === undefined) delete settings[key.field];
+            else settings[key.field] = parsed;
+            app = await tx.apps.update(app.name, { settings });
+          }
+          await tx.audit.record({ actor: actorName(ctx.actor), app: app.name, action: name, details: { key: keyName, value: parsed ?? null } });
+        }
+      });
+      for (const { keyName, key, parsed } of changes) {
+        ctx.stdout.write(`-----> ${keyName} of ${appName} ${parsed === undefined ? `is back to the default: ${key.defaultText}` : `set to ${parsed}`}\n`);
+      }
     },
   };
 }

@@ -24,20 +24,23 @@ export const appsCreate: Command = {
   name: 'apps:create',
   group: 'apps',
   summary: 'Create an app (you become its owner); push to it afterwards to deploy',
-  usage: 'NAME',
-  description: `  NAME   ${APP_NAME_RULE}; a few names the host uses for itself are reserved.\n\nFor host administrators, as is creating an app with a first git push.`,
+  usage: 'NAME [--owner USER]',
+  description: `  NAME          ${APP_NAME_RULE}; a few names the host uses for itself are reserved.\n  --owner USER  who owns it (default: you; on the host's own CLI, nobody until given).\n\nFor host administrators, as is creating an app with a first git push.`,
+  options: { owner: { type: 'string' } },
   arity: [1, 1],
   needsStore: true,
   async run(ctx, args) {
     const [name] = args.positionals as [string];
     if (!isHostAdmin(ctx.actor)) throw new ShipoffError('SHIPOFF_ADMIN_REQUIRED', { what: 'creating apps' });
     assertAppName(name);
-    const ownerId = ctx.actor.kind === 'user' ? ctx.actor.user.id : undefined;
+    const ownerName = typeof args.values.owner === 'string' ? args.values.owner : ctx.actor.kind === 'user' ? ctx.actor.user.name : undefined;
     await ctx.store.transaction(async (tx) => {
-      await tx.apps.create(name, ownerId);
-      await tx.audit.record({ actor: actorName(ctx.actor), app: name, action: 'apps:create', details: { via: 'apps:create' } });
+      const owner = ownerName === undefined ? undefined : await tx.users.findByName(ownerName);
+      if (ownerName !== undefined && !owner) throw new ShipoffError('SHIPOFF_USER_NOT_FOUND', { user: ownerName.slice(0, 64) });
+      await tx.apps.create(name, owner?.id);
+      await tx.audit.record({ actor: actorName(ctx.actor), app: name, action: 'apps:create', details: { via: 'apps:create', owner: ownerName ?? null } });
     });
-    ctx.stdout.write(`-----> Created ${name}${ownerId !== undefined ? `, owned by ${actorName(ctx.actor)}` : ''}\n`);
+    ctx.stdout.write(`-----> Created ${name}${ownerName !== undefined ? `, owned by ${ownerName}` : ' (no owner yet: shipoff access:grant, or apps:create --owner USER)'}\n`);
     ctx.stdout.write(`       git remote add shipoff ssh://shipoff@${ctx.settings.domain}:${ctx.settings.sshPort}/${name}.git\n`);
   },
 };

@@ -95,17 +95,20 @@ export class DashboardModel {
     return `shipoff  ${engine}  builds ${h.buildsRunning} running, ${h.buildsQueued} queued  ${disk}  apps ${this.rows().length}`;
   }
 
-  /** Two sparklines of the selected app over the history kept. */
-  sparklines(width: number): string[] {
+  /** Two sparklines of the selected app over the history kept, and what they cover. */
+  sparklines(width: number): { label: string; lines: string[] } {
     const app = this.selected();
-    if (!app) return ['', ''];
-    const span = Math.round((app.rpsHistory.length * (this.snapshot?.sampleSeconds ?? 2)) / 60);
-    const label = (what: string): string => `${what} (${span < 1 ? 'under a minute' : `last ${span} min`})`.padEnd(34);
-    const room = Math.max(1, width - 36);
-    return [
-      `${label(`${app.name} req/s`)}${sparkline(app.rpsHistory, room)} ${formatRate(Math.max(0, ...app.rpsHistory))} max`,
-      `${label(`${app.name} wake-ups`)}${sparkline(app.wakeHistory, room)} ${app.wakeHistory.reduce((a, b) => a + b, 0)} total`,
-    ];
+    if (!app) return { label: ' traffic ', lines: ['', ''] };
+    const minutes = Math.round((app.rpsHistory.length * (this.snapshot?.sampleSeconds ?? 2)) / 60);
+    // Room for the name before the bars and "123.4 max" after them.
+    const room = Math.max(1, width - 10 - 12);
+    return {
+      label: ` ${app.name}: ${minutes < 1 ? 'the last minute' : `the last ${minutes} min`} `,
+      lines: [
+        fit(`${'req/s'.padEnd(10)}${sparkline(app.rpsHistory, room)} ${formatRate(Math.max(0, ...app.rpsHistory))} max`, width),
+        fit(`${'wake-ups'.padEnd(10)}${sparkline(app.wakeHistory, room)} ${app.wakeHistory.reduce((a, b) => a + b, 0)} total`, width),
+      ],
+    };
   }
 
   /** The keys the viewer may use on the selected app. */

@@ -28,6 +28,8 @@ export class DashboardScreen {
   constructor(streams: TerminalStreams, term: string) {
     this.screen = blessed.screen({ input: streams.input, output: streams.output as unknown as NodeJS.WritableStream, terminal: term, smartCSR: true, forceUnicode: true, warnings: false, title: 'shipoff dashboard' } as unknown as blessed.Widgets.IScreenOptions);
     leaveProcessSignalsAlone();
+    // Borders in UTF-8 rather than the terminal's alternate character set, which not every path (tmux, some ssh clients) carries.
+    (this.screen as unknown as { program: { tput: { brokenACS: boolean } } }).program.tput.brokenACS = true;
     const s = this.screen;
     this.hostBar = blessed.box({ parent: s, top: 0, left: 0, width: '100%', height: 1, style: { inverse: true } });
     this.table = blessed.box({ parent: s, top: 1, left: 0, width: '100%', height: '100%-7', tags: true });
@@ -62,7 +64,9 @@ export class DashboardScreen {
     const { header, lines, selectedIndex } = model.table(width);
     const body = lines.map((l, i) => (i === selectedIndex ? `{inverse}${esc(l)}{/inverse}` : esc(l)));
     this.table.setContent([`{bold}${esc(header)}{/bold}`, ...(body.length ? body : [model.filter ? `no app matches "${esc(model.filter)}"` : 'no apps you may see yet'])].join('\n'));
-    this.sparks.setContent(model.sparklines(width - 2).join('\n'));
+    const sparks = model.sparklines(width - 2);
+    this.sparks.setLabel(sparks.label);
+    this.sparks.setContent(sparks.lines.join('\n'));
     this.footer.setContent(fit(model.footer() + (model.filter ? `   filter: ${model.filter}` : ''), width));
     this.detailBox.hidden = !detailOpen;
     this.screen.render();

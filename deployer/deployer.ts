@@ -422,6 +422,11 @@ export class Deployer {
    */
   async recover(): Promise<void> {
     const { store, runtime } = this.deps;
+    const leftovers = await this.deps.staticReleases?.removeLeftovers().catch((err: Error) => {
+      this.deps.log(` !     removing what a stopped extraction left: ${err.message}`);
+      return 0;
+    });
+    if (leftovers) this.deps.log(`-----> Removed ${leftovers} container(s) and directories left by a static extraction cut short`);
     for (const d of await store.deploys.unfinished()) {
       await store.deploys.transition(d.id, 'FAILED', { reason: `the host stopped while the deploy was ${d.state}; push again` }).catch((err: Error) => this.deps.log(` !     deploy #${d.id}: ${err.message}`));
     }

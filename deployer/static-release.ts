@@ -99,6 +99,24 @@ export class StaticReleases {
     }
   }
 
+  /** What a host that died mid-extraction left: its reading containers and
+   * half-written directories. Run at start, before any extraction. */
+  async removeLeftovers(): Promise<number> {
+    const host = this.deps.labels?.['shipoff.host'];
+    const containers = await this.deps.docker.listContainers({ all: true, filters: { label: ['shipoff.static-extract', ...(host ? [`shipoff.host=${host}`] : [])] } });
+    await Promise.all(containers.map((c) => this.deps.docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    let dirs = 0;
+    const root = path.join(this.deps.dataDir, 'static');
+    for (const app of await fs.promises.readdir(root).catch(() => [] as string[])) {
+      for (const name of await fs.promises.readdir(path.join(root, app)).catch(() => [] as string[])) {
+        if (!/^v\d+\.tmp-/.test(name)) continue;
+        await removeTree(path.join(root, app, name));
+        dirs++;
+      }
+    }
+    return containers.length + dirs;
+  }
+
   /**
    * Removes every version directory of the app but KEEP (none: all), once
    * `drained(dir)` says their requests finished (it waits for the grace).

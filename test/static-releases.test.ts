@@ -3,6 +3,7 @@
 // read through the router (content types, caching, compression, ranges,
 // SPA fallback, 404s, traversal attempts, an atomic swap on re-push).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -230,4 +231,32 @@ describe('static releases are served by the router from their files', { timeout:
     }
     assert.deepEqual(containersOf(site), [], 'nothing was woken');
   });
+
+  it('after a host restart the static app is served again (extracted anew when its files went), and what a cut-short extraction left is removed', async () => {
+    const staticDir = path.join(host.dataDir, 'static', site);
+    const live = fs.readdirSync(staticDir).find((n) => /^v\d+$/.test(n))!;
+    fs.rmSync(path.join(staticDir, live), { recursive: true, force: true });
+    // What a host killed mid-extraction leaves: a half-written directory and the reading container.
+    const half = path.join(staticDir, `${live}.tmp-1-abc`);
+    fs.mkdirSync(half);
+    fs.writeFileSync(path.join(half, 'partial.html'), 'half');
+    const leftover = execFileSync('docker', ['create', '--label', 'shipoff.static-extract=' + site, '--label', `shipoff.host=${hostLabel(host.dataDir)}`, imageOf(site), 'true'], { encoding: 'utf8' }).trim();
+    await host.restart();
+    const page = await request(host.httpPort, site, '/');
+    assert.equal(page.status, 200);
+    assert.match(page.body.toString(), /Second version/);
+    assert.ok(fs.existsSync(path.join(staticDir, live, 'index.html')), 'extracted again');
+    assert.ok(!fs.existsSync(half), 'the half-written directory is gone');
+    assert.equal(execFileSync('docker', ['ps', '-aq', '--filter', `id=${leftover}`], { encoding: 'utf8' }).trim(), '', 'the reading container is gone');
+    assert.deepEqual(containersOf(site), [], 'still no web container');
+  });
 });
+
+/** The label a host puts on what it makes: a hash of its data dir (host/roles.ts). */
+function hostLabel(dataDir: string): string {
+  return createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
+}
+
+function imageOf(app: string): string {
+  return execFileSync('docker', ['images', '-q', '--filter', `label=shipoff.app=${app}`], { encoding: 'utf8' }).split('\n')[0]!;
+}

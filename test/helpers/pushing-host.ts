@@ -29,6 +29,8 @@ export interface PushingHost {
   pushApp(app: string, files: Record<string, string | { symlink: string }>, message?: string): Promise<PushResult>;
   get(app: string, urlPath?: string): Promise<{ status: number; body: string }>;
   output(): string;
+  /** Stops the host (SIGTERM) and starts it again on the same data dir and ports. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,7 +44,7 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
   const httpPort = await freePort();
   const sshPort = await freePort();
   const env = { SHIPOFF_DATA: dataDir, SHIPOFF_HTTP_PORT: String(httpPort), SHIPOFF_SSH_PORT: String(sshPort) };
-  const host: RunningHost = startHost(['up'], env);
+  let host: RunningHost = startHost(['up'], env);
   await host.ready;
   const keyFile = path.join(dir.path, 'id_admin');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'admin@test', '-f', keyFile]);
@@ -86,6 +88,11 @@ export async function startPushingHost(prefix: string): Promise<PushingHost> {
     },
     get: (app, urlPath = '/') => getVia(httpPort, `${app}.localhost`, urlPath),
     output: () => host.output(),
+    async restart() {
+      assert.equal(await host.stop(), 0, host.output());
+      host = startHost(['up'], env);
+      await host.ready;
+    },
     async close() {
       await host.stop();
       for (const app of apps) {

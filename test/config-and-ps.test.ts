@@ -200,4 +200,19 @@ describe('config, processes and rollback over SSH', { timeout: 400_000 }, () => 
       assert.match(r.stderr, /needs the developer role/);
     }
   });
+
+  it('a config value a build prints is masked in the push output and the stored build log', async () => {
+    const secret = 's3cr3t-value-' + run;
+    assert.equal((await host.ssh(['config:set', APP, `BUILD_SECRET=${secret}`, '--no-restart'])).code, 0);
+    const app = files('v3');
+    const pkg = JSON.parse(app['package.json']!) as { scripts: Record<string, string> };
+    pkg.scripts.build = 'echo "token=$BUILD_SECRET"';
+    const r = await host.pushApp(APP, { ...app, 'package.json': JSON.stringify(pkg) + '\n' }, 'v3');
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /token=\*{8}/);
+    assert.ok(!r.output.includes(secret), 'the value never reaches the pusher');
+    const log = await host.ssh(['builds:output', APP]);
+    assert.match(log.stdout, /token=\*{8}/);
+    assert.ok(!log.stdout.includes(secret), 'nor the stored build log');
+  });
 });

@@ -74,6 +74,14 @@ describe('admin commands over SSH', { timeout: 300_000 }, () => {
     assert.equal(keys.code, 77, keys.stderr);
     const list = await host.shipoff(['keys:list']);
     assert.doesNotMatch(list.stdout, /eve/);
+    // An administrator adds a key over SSH, the key on stdin.
+    const carolKey = host.newKey('carol');
+    const added = await host.ssh(['keys:add', 'carol'], { stdin: fs.readFileSync(carolKey + '.pub', 'utf8') });
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal((await host.ssh(['whoami'], { keyFile: carolKey })).code, 0);
+    const removed = await host.ssh(['keys:remove', 'carol']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await host.ssh(['whoami'], { keyFile: carolKey })).code, 255, 'the key no longer logs in');
   });
 
   it('releases, builds, builds:output and events tell what happened to the app', async () => {

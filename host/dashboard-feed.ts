@@ -67,8 +67,14 @@ export class HostDashboardFeed implements DashboardFeed {
 
   private startWatching(): void {
     const sampleMs = this.deps.sampleMs ?? 2_000;
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), sampleMs);
+    // Counters are sampled on the clock itself, so a look merged with an event's never skips a sample.
+    this.timer = setInterval(() => {
+      this.sampleCounters();
+      void this.refresh().catch(() => {});
+    }, sampleMs);
     this.timer.unref();
+    // The rates' baseline at once: what happens from the dashboard's first second on counts.
+    void this.refresh().then(() => this.sampleCounters(), () => {});
     this.unsubscribeRuntime = this.deps.runtime.onEvent(() => this.soon());
     // Routes change when a deploy goes live and when an app sleeps or wakes, whichever process did it.
     this.routes = this.deps.store.routes.listen(() => this.soon(), { log: this.deps.log }).catch((err: Error) => {
@@ -89,24 +95,35 @@ export class HostDashboardFeed implements DashboardFeed {
   /** Something happened: look again shortly (many events in a burst make one look). */
   private soon(): void {
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.refresh(false).catch(() => {}), EVENT_DEBOUNCE_MS);
+    this.debounce = setTimeout(() => void this.refresh().catch(() => {}), EVENT_DEBOUNCE_MS);
     this.debounce.unref();
   }
 
-  /** One look; looks asked for meanwhile are merged into one more. SAMPLE: take a rate sample (the clock's looks only). */
-  private refresh(sample = true): Promise<Snapshot> {
+  /** One reading of every known app's counters, and of its instances' memory. */
+  private sampleCounters(): void {
+    const names = (this.latest?.apps ?? []).map((a) => a.name);
+    const metrics = this.deps.routerMetrics?.();
+    if (metrics) for (const name of names) this.sampler.sample(name, readingOf(metrics, name));
+    this.sampler.retain(new Set(names));
+    void this.measureMemory(this.instances);
+  }
+
+  private instances: Instance[] = [];
+
+  /** One look; looks asked for meanwhile are merged into one more. */
+  private refresh(): Promise<Snapshot> {
     if (this.running) {
       this.again = true;
       return this.running;
     }
-    this.running = this.measure(sample).then(
+    this.running = this.measure().then(
       (s) => {
         this.latest = s;
         this.running = undefined;
         for (const w of this.watchers) w(s);
         if (this.again) {
           this.again = false;
-          void this.refresh(false).catch(() => {});
+          void this.refresh().catch(() => {});
         }
         return s;
       },
@@ -118,14 +135,9 @@ export class HostDashboardFeed implements DashboardFeed {
     return this.running;
   }
 
-  private async measure(sample: boolean): Promise<Snapshot> {
+  private async measure(): Promise<Snapshot> {
     const { store, runtime } = this.deps;
     const apps = await store.apps.list();
-    const metrics = this.deps.routerMetrics?.();
-    if (sample && metrics) {
-      for (const app of apps) this.sampler.sample(app.name, readingOf(metrics, app.name));
-      this.sampler.retain(new Set(apps.map((a) => a.name)));
-    }
     let engine: HostSnapshot['engine'] = { ok: true };
     let instances: Instance[] = [];
     try {
@@ -133,7 +145,7 @@ export class HostDashboardFeed implements DashboardFeed {
     } catch (err) {
       engine = { ok: false, reason: (err as Error).message };
     }
-    if (sample && engine.ok) void this.measureMemory(instances);
+    if (engine.ok) this.instances = instances;
     this.measureDisk();
     const unfinished = await store.deploys.unfinished();
     const rows: AppSnapshot[] = [];

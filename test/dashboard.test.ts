@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SHIPOFF_BIN } from './helpers/cli.js';
 import { startPushingHost, type PushingHost } from './helpers/pushing-host.js';
 import { startTmux, type Tmux } from './helpers/tmux.js';
 
@@ -47,7 +48,7 @@ describe('dashboard over ssh -t', { timeout: 240_000 }, () => {
 
   after(async () => {
     for (const t of terminals) t.kill();
-    if (SCREENS_DOC) fs.writeFileSync(SCREENS_DOC, screens.map((s) => `### ${s.title}\n\n\`\`\`\n${s.text.replaceAll(run, 'RUN')}\n\`\`\`\n`).join('\n'));
+    if (SCREENS_DOC) fs.writeFileSync(SCREENS_DOC, screens.map((s) => `### ${s.title}\n\n\`\`\`\n${s.text.replaceAll(APP, 'myapp-'.padEnd(APP.length, 'x'))}\n\`\`\`\n`).join('\n'));
     await host?.close();
   });
 
@@ -122,6 +123,21 @@ describe('dashboard over ssh -t', { timeout: 240_000 }, () => {
     await tmux.waitFor(/dashboard exited with status 0/, 15_000);
     const restored = tmux.capture();
     assert.doesNotMatch(restored, /REQ\/S/, 'the alternate screen is gone');
+  });
+
+  it('runs on the host as `shipoff dashboard` (through the control socket), and q exits 0', async () => {
+    const env = Object.entries(host.env).map(([k, v]) => `${k}=${v}`).join(' ');
+    const tmux = startTmux(`env ${env} SHIPOFF_HTTPS_PORT=0 ${SHIPOFF_BIN} dashboard; echo "dashboard exited with status $?"; sleep 600`);
+    terminals.push(tmux);
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE`));
+    assert.match(tmux.capture(), /r restart {2}s scale/);
+    tmux.send('?');
+    await tmux.waitFor(/keys[\s\S]*esc\s+back to the apps/);
+    screens.push({ title: 'On the host (`shipoff dashboard`), with ? help open', text: tmux.capture() });
+    tmux.send('?');
+    tmux.send('q');
+    await tmux.waitFor(/dashboard exited with status 0/, 15_000);
+    assert.doesNotMatch(tmux.capture(), /REQ\/S/);
   });
 
   it('follows the terminal when its window is resized', async () => {

@@ -50,28 +50,6 @@ async function exists(p: string): Promise<boolean> {
   return fs.promises.lstat(p).then(() => true, () => false);
 }
 
-/**
- * A renamed app's releases still run images built under an earlier name
- * (shipoff/OLD:vN, labelled shipoff.app=OLD: releases are immutable, so the
- * rename cannot retag them), which removeApp(NAME) does not find. They go
- * too, by the exact tag the release names — unless an app of that earlier
- * name exists again, whose builds may have taken the tag over.
- */
-async function removeEarlierImages(deps: HostOpsDeps, app: App): Promise<void> {
-  if (!deps.images) return;
-  const refs = new Set((await deps.store.deploys.releases(app.id, 100_000)).map((r) => r.image));
-  for (const ref of refs) {
-    const earlier = /^shipoff\/([^:/]+):v\d+$/.exec(ref)?.[1];
-    if (earlier === undefined || earlier === app.name || (await deps.store.apps.find(earlier))) continue;
-    await deps.images
-      .getImage(ref)
-      .remove({ force: true })
-      .catch((err: { statusCode?: number; message?: string }) => {
-        if (err.statusCode !== 404) deps.log(` !     removing ${ref} of ${app.name}: ${err.message}`);
-      });
-  }
-}
-
 export async function destroyApp(deps: HostOpsDeps, app: App, actor: string, progress: Progress): Promise<void> {
   const { store, deployer, runtime, traffic } = deps;
   const files = appFiles(deps.dataDir, app.name);
@@ -81,8 +59,8 @@ export async function destroyApp(deps: HostOpsDeps, app: App, actor: string, pro
     progress(`-----> Destroying ${target.name}`);
     traffic.set(target.name, []);
     progress('       taken out of the routers');
+    // Its images carry its own name (a rename takes them along), so this finds them all, and no other app's.
     await runtime.removeApp(target.name);
-    await removeEarlierImages(deps, target);
     progress('       containers and images removed');
     await store.transaction(async (tx) => {
       await tx.apps.destroy(target.name);
@@ -123,6 +101,27 @@ async function moveFiles(dataDir: string, from: string, to: string): Promise<() 
   return undo;
 }
 
+/**
+ * The release images the app's new name takes along: its own (shipoff/OLD:vN)
+ * and, from a rename made before images followed their app, ones of an
+ * earlier name that no app has now (one that does may have taken the tag over).
+ */
+async function imagesToCarry(deps: HostOpsDeps, app: App, oldName: string): Promise<string[]> {
+  const refs = new Set((await deps.store.deploys.releases(app.id, 100_000)).map((r) => r.image));
+  const carried: string[] = [];
+  for (const ref of refs) {
+    const named = /^shipoff\/([a-z0-9-]+):v\d+$/.exec(ref)?.[1];
+    if (named === undefined) continue;
+    if (named === oldName || !(await deps.store.apps.find(named))) carried.push(ref);
+  }
+  return carried;
+}
+
+/** Drops image tags that are no longer needed; a failure leaves only an unused tag behind. */
+async function untag(deps: HostOpsDeps, refs: string[]): Promise<void> {
+  await deps.runtime.untagImages(refs).catch((err: Error) => deps.log(` !     removing the tags ${refs.join(', ')}: ${err.message}`));
+}
+
 export async function renameApp(deps: HostOpsDeps, app: App, newName: string, actor: string, progress: Progress): Promise<App> {
   const { store, deployer, runtime, traffic } = deps;
   assertAppName(newName);
@@ -140,9 +139,17 @@ export async function renameApp(deps: HostOpsDeps, app: App, newName: string, ac
     progress(`-----> Renaming ${oldName} to ${newName}`);
     const renamed = await store.apps.rename(oldName, newName);
     let undoFiles: () => Promise<void> = async () => {};
+    // old → new reference of each release image copied to the new name.
+    let images = new Map<string, string>();
     try {
       undoFiles = await moveFiles(deps.dataDir, oldName, newName);
       progress('       repository, build cache and static files moved');
+      // Copies first, old tags dropped only once all went through: undoing
+      // needs nothing but the releases pointed back and the copies untagged.
+      images = await runtime.renameImages(await imagesToCarry(deps, renamed, oldName), newName);
+      await store.deploys.renameReleaseImages(renamed.id, images);
+      if (images.size > 0) progress(`       ${images.size} release image${images.size === 1 ? '' : 's'} tagged shipoff/${newName}`);
+      // restart() reads the live release again, so its instances run the copies.
       const live = await store.deploys.liveRelease(renamed.id);
       if (live && !isStopped(renamed)) {
         // The new name answers from the running instances at once, until the restart switches it to its own.
@@ -158,6 +165,8 @@ export async function renameApp(deps: HostOpsDeps, app: App, newName: string, ac
       try {
         traffic.set(newName, []);
         for (const i of await runtime.list(newName)) await runtime.stop(i.id, 1_000).catch(() => {});
+        await store.deploys.renameReleaseImages(renamed.id, new Map([...images].map(([from, to]) => [to, from])));
+        await untag(deps, [...images.values()]);
         await undoFiles();
         // The routes row follows the app's id: let the removal above land before the name goes back.
         await traffic.flush();
@@ -174,6 +183,8 @@ export async function renameApp(deps: HostOpsDeps, app: App, newName: string, ac
     await deps.forgetSleep?.(oldName);
     await Promise.all((await runtime.list(oldName)).map((i) => runtime.stop(i.id).catch((err: Error) => deps.log(` !     stopping ${oldName} ${i.processType}.${i.index}: ${err.message}`))));
     deps.accessLog.forget(oldName);
+    // Nothing uses the old tags now; a new app of the old name builds its own.
+    await untag(deps, [...images.keys()]);
     await store.audit.record({ actor, app: newName, action: 'apps:rename', details: { from: oldName, to: newName } });
     progress(`=====> ${oldName} is now ${newName}`);
     return renamed;

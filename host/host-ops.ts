@@ -24,8 +24,6 @@ export interface HostOpsDeps {
   log: (line: string) => void;
   /** Scale to zero forgets an app that is gone, once a wake of it in flight ended (deployer/autosleep.ts). */
   forgetSleep?: (app: string) => Promise<void>;
-  /** apps:destroy removes the images a renamed app still has under an earlier name (host/app-removal.ts). */
-  images?: Pick<Dockerode, 'getImage'>;
   /** What only the dashboard reads: the Docker client, the router's counters, the reaper's tiers. */
   dashboard?: Pick<DashboardFeedDeps, 'docker' | 'routerMetrics' | 'sleepTier'>;
 }

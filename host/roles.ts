@@ -174,7 +174,7 @@ export class SharedParts {
   /** What admin commands ask of this host (restart, scale, logs, run, ...). */
   get hostOps(): HostOps {
     const { settings, store, log } = this.deps;
-    return (this.hostOpsInstance ??= hostOps({ store, deployer: this.deployer, runtime: this.runtime, traffic: this.traffic, accessLog: this.accessLog, dataDir: settings.dataDir, log, forgetSleep: async (app) => this.autosleepInstance?.forget(app), images: this.dockerClient, dashboard: { docker: this.dockerClient, routerMetrics: () => this.routerMetrics, sleepTier: (app) => this.autosleepInstance?.tierOf(app) ?? 'awake' } }));
+    return (this.hostOpsInstance ??= hostOps({ store, deployer: this.deployer, runtime: this.runtime, traffic: this.traffic, accessLog: this.accessLog, dataDir: settings.dataDir, log, forgetSleep: async (app) => this.autosleepInstance?.forget(app), dashboard: { docker: this.dockerClient, routerMetrics: () => this.routerMetrics, sleepTier: (app) => this.autosleepInstance?.tierOf(app) ?? 'awake' } }));
   }
 
   get hasGitd(): boolean {

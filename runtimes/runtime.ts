@@ -55,6 +55,12 @@ export interface Runtime {
   runOneOff(spec: OneOffSpec, io: OneOffIo): Promise<number>;
   /** Removes everything the runtime holds for an app: instances and images. */
   removeApp(app: string): Promise<void>;
+  /** A renamed app's release images, given its new name (shipoff/NEW:vN, labelled as NEW's) so that a
+   * new app of the old name can neither take them over nor remove them. The originals stay until
+   * untagImages; resolves to old → new reference (one whose image is gone maps too, and stays missing). */
+  renameImages(images: string[], newApp: string): Promise<Map<string, string>>;
+  /** Drops image references (tags); an image stays while another reference or image needs it. */
+  untagImages(images: string[]): Promise<void>;
   /** Calls back when an instance crashes (exits on its own) and when the runtime restarts it.
    * Returns a function that unsubscribes. */
   onEvent(listener: (event: RuntimeEvent) => void): () => void;

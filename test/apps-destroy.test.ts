@@ -2,7 +2,8 @@
 // for the name (or --force), is for the owner, and leaves no container,
 // image, repository, cache or route of the app behind — while an app whose
 // name starts with the same letters keeps everything. Rename moves the app,
-// its routes and its repository to the new name; pushing there works.
+// its routes, its repository and its release images to the new name; pushing
+// there works, and a new app of the old name can neither run nor remove them.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,7 +32,7 @@ function docker(...args: string[]): string[] {
 const containersOf = (app: string): string[] => docker('ps', '-aq', '--filter', `label=shipoff.app=${app}`);
 const imagesOf = (app: string): string[] => docker('images', '-q', '--filter', `label=shipoff.app=${app}`);
 
-describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
+describe('apps:destroy and apps:rename', { timeout: 360_000 }, () => {
   let host: PushingHost;
   let bobKey: string;
 
@@ -44,6 +45,18 @@ describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
     const granted = await host.ssh(['access:grant', APP, 'bob', 'developer']);
     assert.equal(granted.code, 0, granted.stderr);
   });
+
+  /** The image each release of the app names, newest first (`releases --json`). */
+  async function releaseImages(app: string): Promise<string[]> {
+    const r = await host.ssh(['releases', app, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Array<{ image: string }>).map((release) => release.image);
+  }
+
+  async function restarts(app: string): Promise<void> {
+    const r = await host.ssh(['ps:restart', app]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  }
 
   after(async () => {
     // The helper cleans the names it pushed; the renamed app is ours to clean.
@@ -113,7 +126,7 @@ describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
     assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` });
   });
 
-  it('renames: the new name answers, the old one is gone, and pushing to the new name deploys', async () => {
+  it('renames: the new name answers with its release images, the old one is gone', async () => {
     const r = await host.ssh(['apps:rename', TWO, NEW]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, new RegExp(`${TWO} is now ${NEW}`));
@@ -127,7 +140,31 @@ describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
     assert.equal(info.code, 0, info.stderr);
     assert.equal((JSON.parse(info.stdout) as { release: { version: number } }).release.version, 1, 'the release came along');
     assert.equal((await host.ssh(['apps:info', TWO])).code, 66);
+    assert.deepEqual(await releaseImages(NEW), [`shipoff/${NEW}:v1`], 'the release names its image under the new name');
+    assert.deepEqual(docker('images', '-q', `shipoff/${TWO}`), [], 'no tag of the old name is left');
+    assert.deepEqual(imagesOf(TWO), [], 'nor an image labelled with it');
+    assert.ok(imagesOf(NEW).length > 0);
+  });
 
+  it('a new app of the old name touches none of the renamed app\'s images', async () => {
+    const newImages = imagesOf(NEW).sort();
+    const pushed = await host.pushApp(TWO, answering(`${TWO} reborn`), 'reborn');
+    assert.equal(pushed.code, 0, pushed.output);
+    assert.match(pushed.output, /release v1/);
+    assert.deepEqual(await host.get(TWO), { status: 200, body: `${TWO} reborn` });
+    // The new app's v1 took the tag shipoff/TWO:v1; the renamed app's v1 is not that image.
+    await restarts(NEW);
+    assert.deepEqual(await host.get(NEW), { status: 200, body: TWO }, 'the renamed app runs its own code');
+
+    const destroyed = await host.ssh(['apps:destroy', TWO, '--force']);
+    assert.equal(destroyed.code, 0, destroyed.stderr + destroyed.stdout);
+    assert.deepEqual(imagesOf(NEW).sort(), newImages, 'the renamed app keeps its images');
+    await restarts(NEW);
+    assert.deepEqual(await host.get(NEW), { status: 200, body: TWO });
+    assert.deepEqual(await releaseImages(NEW), [`shipoff/${NEW}:v1`]);
+  });
+
+  it('pushing to the new name deploys', async () => {
     // The local clone that pushed TWO, pointed at the new name.
     const repo = path.join(host.scratch, 'repos', TWO);
     writeFiles(repo, answering(`${NEW} v2`));
@@ -138,6 +175,11 @@ describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
     assert.match(pushed.output, new RegExp(`${NEW} v2 is live`));
     assert.deepEqual(await host.get(NEW), { status: 200, body: `${NEW} v2` });
     assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` }, 'the other app is untouched');
+    assert.deepEqual(await releaseImages(NEW), [`shipoff/${NEW}:v2`, `shipoff/${NEW}:v1`]);
+    // A rollback to the release built under the old name runs that code, from its copy.
+    const back = await host.ssh(['rollback', NEW, 'v1']);
+    assert.equal(back.code, 0, back.stderr + back.stdout);
+    assert.deepEqual(await host.get(NEW), { status: 200, body: TWO });
   });
 
   it('a rename whose restart fails is undone: the old name keeps its app and keeps serving', async () => {
@@ -155,14 +197,21 @@ describe('apps:destroy and apps:rename', { timeout: 240_000 }, () => {
     assert.equal((await host.ssh(['apps:info', THREE])).code, 0);
     assert.ok(fs.existsSync(path.join(host.dataDir, 'repos', `${THREE}.git`)));
     assert.deepEqual(containersOf(`${THREE}-x`), []);
+    assert.deepEqual(await releaseImages(THREE), [`shipoff/${THREE}:v1`], 'the release points at its image again');
+    assert.deepEqual(docker('images', '-q', `shipoff/${THREE}-x`), [], 'and the copy is gone');
+    assert.deepEqual(imagesOf(`${THREE}-x`), []);
+    assert.ok(imagesOf(THREE).length > 0);
   });
 
-  it('destroying the renamed app (--force) removes the images it had under its earlier name too', async () => {
-    assert.ok(imagesOf(TWO).length > 0, 'v1 was built as the old name');
+  it('destroying the renamed app (--force) removes every image of it, the one built under its earlier name too', async () => {
+    const v1 = docker('images', '-q', `shipoff/${NEW}:v1`);
+    assert.equal(v1.length, 1, 'v1 was built as the old name and carries the new one');
     const r = await host.ssh(['apps:destroy', NEW, '--force']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.deepEqual(containersOf(NEW), []);
     assert.deepEqual(imagesOf(NEW).concat(imagesOf(TWO)), []);
+    // Not even the original it was copied from, under no tag (docker images -a shows those).
+    assert.deepEqual(docker('images', '-aq', '--filter', `label=shipoff.app=${TWO}`), []);
     assert.equal(fs.existsSync(path.join(host.dataDir, 'repos', `${NEW}.git`)), false);
     assert.equal((await host.get(NEW)).status, 404);
     assert.deepEqual(await host.get(APP), { status: 200, body: `${APP} again` });

@@ -395,9 +395,59 @@ export function storeContract(label: string, newEnvironment: () => Promise<Store
         assert.deepEqual((await store.deploys.releases(a.id)).map((r) => r.version), [2, 1]);
         const raw = await store.db.query("SELECT count(*)::int AS n FROM releases WHERE encode(config_snapshot, 'escape') LIKE '%secret%'");
         assert.equal(raw.rows[0]!.n, 0);
-        await assert.rejects(store.db.query("UPDATE releases SET image = 'evil' WHERE id = $1", [r1.id]), /immutable/);
+        await assert.rejects(store.db.query("UPDATE releases SET description = 'evil' WHERE id = $1", [r1.id]), /immutable/);
         const concurrent = await Promise.all([1, 2, 3].map(() => store.deploys.createRelease({ appId: b.id, image: 'img', processTypes: {}, config: {} })));
         assert.deepEqual(concurrent.map((r) => r.version).sort(), [2, 3, 4]);
+      });
+    });
+
+    describe('release images follow a renamed app', () => {
+      it('renameReleaseImages changes the image of the app\'s releases, and only theirs', async () => {
+        const a = await store.apps.create(unique('img'));
+        const b = await store.apps.create(unique('img'));
+        await store.deploys.createRelease({ appId: a.id, image: 'shipoff/old:v1', processTypes: { web: 'x' }, config: { K: 'v' } });
+        await store.deploys.createRelease({ appId: a.id, image: 'shipoff/old:v2', processTypes: {}, config: {} });
+        await store.deploys.createRelease({ appId: a.id, image: 'shipoff/old:v1', processTypes: {}, config: {}, description: 'Rollback to v1' });
+        await store.deploys.createRelease({ appId: b.id, image: 'shipoff/old:v1', processTypes: {}, config: {} });
+        const map = new Map([['shipoff/old:v1', 'shipoff/new:v1'], ['shipoff/old:v2', 'shipoff/new:v2']]);
+        assert.equal(await store.deploys.renameReleaseImages(a.id, map), 3);
+        assert.deepEqual((await store.deploys.releases(a.id)).map((r) => r.image), ['shipoff/new:v1', 'shipoff/new:v2', 'shipoff/new:v1']);
+        assert.deepEqual((await store.deploys.findRelease(a.id, 1))?.config, { K: 'v' }, 'the sealed snapshot is untouched');
+        assert.equal((await store.deploys.findRelease(b.id, 1))?.image, 'shipoff/old:v1', 'the other app keeps its image');
+        assert.equal(await store.deploys.renameReleaseImages(a.id, new Map()), 0);
+      });
+
+      it('the image may change; every other column of a release stays immutable', async () => {
+        const app = await store.apps.create(unique('imm'));
+        const other = await store.apps.create(unique('imm'));
+        const { user } = await store.users.ensure(unique('u'));
+        const { user: someoneElse } = await store.users.ensure(unique('u'));
+        const r = await store.deploys.createRelease({ appId: app.id, image: 'shipoff/x:v1', processTypes: { web: 'a' }, config: { A: '1' }, sourceCommit: COMMIT, createdBy: user.id });
+        await store.db.query("UPDATE releases SET image = 'shipoff/y:v1' WHERE id = $1", [r.id]);
+        assert.equal((await store.deploys.releaseById(r.id))?.image, 'shipoff/y:v1');
+        const changes: Array<[string, unknown]> = [
+          ['id', r.id + 100_000],
+          ['app_id', other.id],
+          ['version', 7],
+          ['process_types', JSON.stringify({ web: 'b' })],
+          ['builder', 'dockerfile'],
+          ['config_snapshot', Buffer.from('x')],
+          ['source_commit', 'b'.repeat(40)],
+          ['description', 'changed'],
+          ['created_at', new Date(0)],
+        ];
+        for (const [column, value] of changes) {
+          await assert.rejects(
+            store.db.query(`UPDATE releases SET ${column} = $2 WHERE id = $1`, [r.id, value]),
+            (err: Error & { code?: string }) => err.code === 'SH002' && /immutable/.test(err.message),
+            column,
+          );
+          // Changing the image along does not let another column through.
+          await assert.rejects(store.db.query(`UPDATE releases SET image = 'shipoff/z:v1', ${column} = $2 WHERE id = $1`, [r.id, value]), /immutable/, `${column} with image`);
+        }
+        await assert.rejects(store.db.query('UPDATE releases SET created_by = $2 WHERE id = $1', [r.id, someoneElse.id]), /immutable/, 'the creator only fades');
+        await store.db.query('UPDATE releases SET created_by = NULL WHERE id = $1', [r.id]);
+        assert.equal((await store.deploys.releaseById(r.id))?.createdBy, undefined, 'the creator may fade to NULL');
       });
     });
 

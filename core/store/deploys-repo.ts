@@ -206,6 +206,21 @@ export class DeploysRepo {
     return r.rows[0] && this.toRelease(r.rows[0]);
   }
 
+  /**
+   * Points the app's releases at their images' copies under a new name (old
+   * reference → new), in one statement; the only change a release allows
+   * (migration 6). Returns how many releases changed.
+   */
+  async renameReleaseImages(appId: number, images: ReadonlyMap<string, string>): Promise<number> {
+    if (images.size === 0) return 0;
+    const r = await this.db.query(
+      `UPDATE releases r SET image = m.new FROM unnest($2::text[], $3::text[]) AS m(old, new)
+        WHERE r.app_id = $1 AND r.image = m.old`,
+      [appId, [...images.keys()], [...images.values()]],
+    );
+    return r.rowCount ?? 0;
+  }
+
   private toRelease(r: ReleaseRow): Release {
     let config: Record<string, string>;
     try {

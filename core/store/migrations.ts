@@ -268,6 +268,26 @@ BEGIN
 END $$;
 `,
   },
+  {
+    version: 6,
+    name: 'a renamed app takes its release images along',
+    sql: /* sql */ `
+-- apps:rename copies each release image to the new name (shipoff/NEW:vN), so
+-- a new app of the old name cannot take the tag over: image may change, and
+-- the creator reference may fade to NULL; everything else stays as built
+-- (builder too, which version 2 added without guarding it).
+CREATE OR REPLACE FUNCTION releases_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.id, NEW.app_id, NEW.version, NEW.process_types, NEW.builder, NEW.config_snapshot, NEW.source_commit, NEW.description, NEW.created_at)
+     IS DISTINCT FROM
+     (OLD.id, OLD.app_id, OLD.version, OLD.process_types, OLD.builder, OLD.config_snapshot, OLD.source_commit, OLD.description, OLD.created_at)
+     OR (NEW.created_by IS DISTINCT FROM OLD.created_by AND NEW.created_by IS NOT NULL) THEN
+    RAISE EXCEPTION 'release v% of app % is immutable', OLD.version, OLD.app_id USING ERRCODE = 'SH002';
+  END IF;
+  RETURN NEW;
+END $$;
+`,
+  },
 ];
 
 const LOCK_KEY = 'shipoff:migrations';

@@ -12,6 +12,7 @@ import { demuxLines } from './log-lines.js';
 import { ensureNetwork } from './network.js';
 import type { OneOffIo, OneOffSpec } from '../runtime.js';
 import { runOneOff } from './one-off.js';
+import { renameImages, untagImages } from './image-rename.js';
 
 export interface DockerRuntimeOptions {
   /** Default: the engine at DOCKER_HOST or /var/run/docker.sock. */
@@ -217,6 +218,15 @@ export class DockerRuntime implements Runtime {
     for (const image of images.filter((i) => isManaged(i.Labels ?? undefined))) {
       await this.docker.getImage(image.Id).remove({ force: true }).catch(ignore(404, 409));
     }
+  }
+
+  /** See image-rename.ts. */
+  async renameImages(images: string[], newApp: string): Promise<Map<string, string>> {
+    return this.call(() => renameImages(this.docker, images, newApp));
+  }
+
+  async untagImages(images: string[]): Promise<void> {
+    await this.call(() => untagImages(this.docker, images));
   }
 
   onEvent(listener: (event: RuntimeEvent) => void): () => void {

@@ -2,7 +2,6 @@
 // that owns it (the deployer for releases and instances, the runtime for
 // one-off runs and logs, the git daemon's repositories for removal).
 import { ShipoffError, type Store } from '../core/index.js';
-import type Dockerode from 'dockerode';
 import type { HostOps } from '../admin/index.js';
 import type { Deployer } from '../deployer/index.js';
 import type { DockerRuntime } from '../runtimes/index.js';

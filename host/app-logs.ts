@@ -213,6 +213,7 @@ class LineQueue {
   private skipped = 0;
   private wake?: () => void;
   private closed = false;
+
   push(line: LogLine): void {
     if (this.closed) return;
     this.queue.push(line);

@@ -61,9 +61,14 @@ const writerOf = (socket: net.Socket, type: number): Writable =>
   new Writable({
     write(chunk: Buffer, _enc, done) {
       if (socket.destroyed) return done();
-      socket.write(frame(type, chunk), () => done());
+      // The socket keeps order; waiting for 'drain' only when it is full keeps a slow client from growing memory.
+      if (socket.write(frame(type, chunk))) done();
+      else socket.once('drain', () => done());
     },
   });
+
+/** Resolves once everything written to W reached the socket. */
+const finished = (w: Writable): Promise<void> => new Promise((resolve) => w.end(() => resolve()));
 
 export type ControlHandler = (command: {
   argv: string[];
@@ -143,13 +148,17 @@ function serve(socket: net.Socket, handler: ControlHandler, log: (line: string) 
           },
         };
       }
-      const run = handler({ argv: hello.argv, user: String(hello.user).slice(0, 64), stdin, stdout: writerOf(socket, FRAME.stdout), stderr: writerOf(socket, FRAME.stderr), ...(terminal ? { terminal } : {}), signal: abort.signal });
+      const stdout = writerOf(socket, FRAME.stdout);
+      const stderr = writerOf(socket, FRAME.stderr);
+      const run = handler({ argv: hello.argv, user: String(hello.user).slice(0, 64), stdin, stdout, stderr, ...(terminal ? { terminal } : {}), signal: abort.signal });
       void run
         .catch((err: Error) => {
           log(` !     control command ${hello.argv[0] ?? ''}: ${err.message}`);
           return 70;
         })
-        .then((code) => {
+        .then(async (code) => {
+          // The output first, then the exit status: nothing may follow it.
+          await Promise.all([finished(stdout), finished(stderr)]);
           if (!socket.destroyed) socket.end(frame(FRAME.exit, JSON.stringify({ code })));
         });
     } else if (type === FRAME.stdin) {

@@ -49,7 +49,7 @@ describe('logs over SSH', { timeout: 180_000 }, () => {
       'package.json': JSON.stringify({ name: 'l', version: '1.0.0', private: true, scripts: { start: 'node server.js' } }) + '\n',
       'server.js':
         "require('http').createServer((q, s) => { console.log('hit ' + q.url); s.end('ok'); })" +
-        ".listen(process.env.PORT, () => { console.log('started on ' + process.env.PORT); console.error('a line on stderr'); });\n",
+        ".listen(process.env.PORT, () => { console.log('started on ' + process.env.PORT + ' mark ' + (process.env.MARK || 1)); console.error('a line on stderr'); });\n",
     });
     assert.equal(r.code, 0, r.output);
     assert.equal((await host.get(APP, '/before')).status, 200);
@@ -62,7 +62,7 @@ describe('logs over SSH', { timeout: 180_000 }, () => {
   it('shows the app\'s output with timestamps and instance names, and the router\'s lines', async () => {
     const r = await host.ssh(['logs', APP]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^${STAMP} app\\[web\\.1\\]: started on \\d+$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^${STAMP} app\\[web\\.1\\]: started on \\d+ mark 1$`, 'm'));
     assert.match(r.stdout, new RegExp(`^${STAMP} app\\[web\\.1\\]: a line on stderr$`, 'm'));
     assert.match(r.stdout, new RegExp(`^${STAMP} app\\[web\\.1\\]: hit /before$`, 'm'));
     assert.match(r.stdout, new RegExp(`^${STAMP} shipoff\\[router\\]: at=info method=GET path="/before" status=200 `, 'm'));
@@ -94,6 +94,11 @@ describe('logs over SSH', { timeout: 180_000 }, () => {
     assert.equal((await host.get(APP, unique)).status, 200);
     await waitFor(f.child, f.out, new RegExp(`app\\[web\\.1\\]: hit ${unique}$`, 'm'), 8_000);
     await waitFor(f.child, f.out, new RegExp(`shipoff\\[router\\]: at=info method=GET path="${unique}"`), 8_000);
+
+    // A new release's instances start after the follower did: their output comes too.
+    const set = await host.ssh(['config:set', APP, 'MARK=2']);
+    assert.equal(set.code, 0, set.stderr);
+    await waitFor(f.child, f.out, /app\[web\.1\]: started on \d+ mark 2$/m, 10_000);
     f.child.kill('SIGTERM');
     await f.exited;
 

@@ -47,17 +47,18 @@ export const logs: Command = {
   summary: 'Show an app\'s output from every instance and the router\'s access lines; -t follows',
   usage: 'APP [-t|--tail] [-n N] [--process TYPE] [--json]',
   description: `
-  -t, --tail        keep printing new lines (including from instances that start later) until you disconnect
-  -n, --num N       how many recent lines to print first: 1 to ${MAX_LINES} (default ${DEFAULT_LINES})
-  --process TYPE    only that process type's instances (web, worker, ...); router lines are left out
-  --json            one JSON object per line: {"at", "source", "text"}; source is web.1, worker.1 or router
-
 Each line is TIME SOURCE: TEXT, oldest first, TIME in UTC:
   2026-11-25T08:00:00.123Z app[web.1]: listening on 5000
   2026-11-25T08:00:01.456Z shipoff[router]: at=info method=GET path="/" status=200 bytes=2 service=3ms ...
 app[TYPE.N] is what instance N of a process type wrote to stdout or stderr (of every instance
 the host still has, running or stopped); shipoff[router] is the router's line for each request.
-Needs the developer role (or higher) on the app.`,
+Needs the developer role (or higher) on the app.
+
+  -t, --tail        keep printing new lines (also from instances that start later) until you disconnect
+  -n, --num N       how many recent lines to print first: 1 to ${MAX_LINES} (default ${DEFAULT_LINES})
+  --process TYPE    only that process type's instances (web, worker, ...); router lines are left out
+  --json            one JSON object per line: {"at", "source", "text"}; source is web.1, worker.1, router
+                    (or shipoff, for the host's own note that a slow client missed lines)`,
   options: {
     tail: { type: 'boolean', short: 't' },
     num: { type: 'string', short: 'n' },
@@ -76,12 +77,19 @@ Needs the developer role (or higher) on the app.`,
     const app = await appForRole(ctx, ctx.store, args.positionals[0]!, 'developer');
     const follow = args.values.tail === true;
     const json = args.values.json === true;
+    // Over SSH a channel closes (and ctx.signal aborts) only once its input was read to the end:
+    // drain it, since following ends only when the client goes.
+    if (follow) ctx.stdin.resume();
     let printed = 0;
     const stream = ctx.host.logs(app, { follow, lines, ...(processType !== undefined ? { processType } : {}), signal: ctx.signal });
-    for await (const line of stream) {
-      if (ctx.signal.aborted) break;
-      await write(ctx, json ? JSON.stringify({ at: line.at.toISOString(), source: line.source, text: line.text }) + '\n' : formatLogLine(line));
-      printed++;
+    try {
+      for await (const line of stream) {
+        if (ctx.signal.aborted) break;
+        await write(ctx, json ? JSON.stringify({ at: line.at.toISOString(), source: line.source, text: line.text }) + '\n' : formatLogLine(line));
+        printed++;
+      }
+    } finally {
+      if (follow) ctx.stdin.pause();
     }
     if (printed === 0 && !follow) {
       const what = processType !== undefined ? `no ${processType} instances with output` : 'no instances with output and no requests yet';

@@ -67,7 +67,13 @@ export class SshServer {
     let fingerprint: string | undefined;
     let loginName = '';
     client.on('error', () => {}); // a client that drops the connection is not our error
-    client.on('close', () => this.clients.delete(client));
+    // ssh2 closes a channel only once its input was read out; a command that
+    // never reads stdin (logs -t) learns of a lost client from the connection.
+    const gone = new AbortController();
+    client.on('close', () => {
+      this.clients.delete(client);
+      gone.abort();
+    });
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
       this.checkKey(ctx).then(
@@ -106,8 +112,8 @@ export class SshServer {
           pty?.resize(info.cols, info.rows);
           accept?.();
         });
-        session.on('exec', (accept, _reject, info) => void this.exec(accept(), info.command, loginName, fingerprint, env, pty?.terminal));
-        session.on('shell', (accept) => void this.exec(accept(), '', loginName, fingerprint, env, pty?.terminal));
+        session.on('exec', (accept, _reject, info) => void this.exec(accept(), info.command, loginName, fingerprint, env, pty?.terminal, gone.signal));
+        session.on('shell', (accept) => void this.exec(accept(), '', loginName, fingerprint, env, pty?.terminal, gone.signal));
       });
     });
   }
@@ -122,9 +128,10 @@ export class SshServer {
     return ctx.blob !== undefined && stored.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
   }
 
-  private async exec(channel: ServerChannel, commandLine: string, loginName: string, fingerprint: string | undefined, env: Record<string, string>, terminal: SshTerminal | undefined): Promise<void> {
+  private async exec(channel: ServerChannel, commandLine: string, loginName: string, fingerprint: string | undefined, env: Record<string, string>, terminal: SshTerminal | undefined, connectionGone: AbortSignal): Promise<void> {
     const abort = new AbortController();
     channel.on('close', () => abort.abort());
+    connectionGone.addEventListener('abort', () => abort.abort(), { once: true });
     channel.on('error', () => {});
     // With a terminal, the command's stdout is the terminal's (a one-off container's pty); our messages need \r\n.
     const stderr = terminal ? crlfWriter(channel.stderr) : channel.stderr;

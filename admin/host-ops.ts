@@ -18,25 +18,8 @@ export interface Terminal {
 /** Where a host operation reports progress, line by line (like a push's remote: lines). */
 export type Progress = (line: string) => void;
 
-/** A new release made from the live one (or an older one), then rolled out with zero downtime. */
-export interface ReleaseChange {
-  /** Config vars to set and to remove (written to the store with the release, put back if it fails). */
-  configChanges?: { set?: Record<string, string>; unset?: string[] };
-  /** Rollback: run this version's image with its config snapshot. */
-  fromVersion?: number;
-  /** One line for `releases`: "Set FOO, BAR", "Rollback to v3". */
-  description: string;
-}
-
-export interface InstanceReport {
-  id: string;
-  processType: string;
-  index: number;
-  release: number;
-  state: 'starting' | 'running' | 'paused' | 'stopped' | 'crashed';
-  address?: string;
-  startedAt?: Date;
-}
+export type { InstanceReport, ReleaseChange } from '../deployer/index.js';
+import type { InstanceReport, ReleaseChange } from '../deployer/index.js';
 
 export interface LogLine {
   at: Date;

@@ -19,6 +19,8 @@ import { dashboardCommand } from './dashboard/dashboard-command.js';
 import { CommandRegistry } from './registry.js';
 
 export * from './registry.js';
+export type { AppDetail, AppSnapshot, AppState, DashboardFeed, HostSnapshot, InstanceDetail, Snapshot } from './dashboard/feed.js';
+export { RateSampler } from './dashboard/rates.js';
 export type * from './host-ops.js';
 export { runCommand, type CommandIo, type CommandSetting } from './run-command.js';
 

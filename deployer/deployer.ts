@@ -17,10 +17,13 @@ import {
 } from '../core/index.js';
 import type { Instance, InstanceSpec, Runtime } from '../runtimes/index.js';
 
-/** What a release made without a build changes (admin/host-ops.ts has the same shape). */
+/** A new release made from the live one (or an older one), rolled out with zero downtime. */
 export interface ReleaseChange {
+  /** Config vars to set and to remove (written to the store with the release, put back if it fails). */
   configChanges?: { set?: Record<string, string>; unset?: string[] };
+  /** Rollback: run this version's image with its config snapshot. */
   fromVersion?: number;
+  /** One line for `releases`: "Set FOO, BAR", "Rollback to v3". */
   description: string;
 }
 

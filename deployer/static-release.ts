@@ -142,7 +142,7 @@ export class StaticReleases {
 }
 
 /** rm -r that also copes with directories extracted without write permission. */
-async function removeTree(dir: string): Promise<void> {
+export async function removeTree(dir: string): Promise<void> {
   try {
     await fs.promises.rm(dir, { recursive: true, force: true });
   } catch {

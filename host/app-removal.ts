@@ -3,12 +3,11 @@
 // deploy, release or scale of it runs meanwhile; a push already under way
 // finishes first, and one that waited behind us finds its app gone or renamed
 // (its deploy then fails before building, and the push is rejected).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type App, assertAppName, ShipoffError } from '../core/index.js';
 import type { Progress } from '../admin/index.js';
-import { isStopped } from '../deployer/deployer.js';
+import { isStopped, removeTree } from '../deployer/index.js';
 import type { HostOpsDeps } from './host-ops.js';
 
 /** Where an app keeps files under the data directory: exact paths, so `foo` never reaches `foo-bar`'s. */
@@ -29,21 +28,6 @@ async function current(deps: HostOpsDeps, app: App): Promise<App> {
   const now = await deps.store.apps.find(app.name);
   if (!now || now.id !== app.id) throw new ShipoffError('SHIPOFF_APP_NOT_FOUND', { app: app.name });
   return now;
-}
-
-/** rm -r that also copes with trees extracted without write permission (static files). */
-async function removeTree(dir: string): Promise<void> {
-  try {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  } catch {
-    await new Promise<void>((resolve) => {
-      // chmod -R does not follow symlinks met while recursing.
-      const chmod = spawn('chmod', ['-R', 'u+rwx', '--', dir], { stdio: 'ignore' });
-      chmod.once('close', () => resolve());
-      chmod.once('error', () => resolve());
-    });
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
 }
 
 async function exists(p: string): Promise<boolean> {

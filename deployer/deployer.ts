@@ -186,6 +186,9 @@ export class Deployer {
       leaveApp.push(await this.slots.appTurn(req.app.name, signal, {
         waitingForApp: () => out.line(`-----> Waiting for the deploy before this one of ${req.app.name} to finish`),
       }));
+      // Renamed or destroyed while this push waited its turn: say so, build nothing.
+      const current = await store.apps.find(req.app.name);
+      if (!current || current.id !== req.app.id) throw new ShipoffError('SHIPOFF_APP_GONE', { app: req.app.name });
       await req.stillCurrent?.();
       const freeSlot = await this.slots.buildSlot(signal, {
         waitingForSlot: (n) => out.line(`-----> Waiting for a build slot (${n} builds running)`),

@@ -5,9 +5,13 @@
 // request (state and request rate change), restarted with `r`, and `q`
 // leaving with status 0 and the terminal as it was. A viewer sees the app but
 // none of the actions; without a terminal the command says to use ssh -t.
+// Then the keys that change an app: s scales through a prompt, a slow build
+// shows BUILDING with its output streaming in the app's detail, b rolls back
+// through a picker and a confirmation, and / filters the table (esc clears).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { SHIPOFF_BIN } from './helpers/cli.js';
 import { startPushingHost, type PushingHost } from './helpers/pushing-host.js';
@@ -18,6 +22,11 @@ const APP = `dash-${run}`;
 const FILES = {
   'package.json': JSON.stringify({ name: 'dash', version: '1.0.0', private: true, scripts: { start: 'node server.js' } }) + '\n',
   'server.js': "require('http').createServer((req, res) => res.end('hello\\n')).listen(process.env.PORT);\n",
+};
+/** The second version: a build script that takes a while (the Node buildpack runs it), and another answer. */
+const SLOW_BUILD_FILES = {
+  'package.json': JSON.stringify({ name: 'dash', version: '2.0.0', private: true, scripts: { start: 'node server.js', build: 'sleep 6 && echo built-by-the-slow-script' } }) + '\n',
+  'server.js': "require('http').createServer((req, res) => res.end('hello v2\\n')).listen(process.env.PORT);\n",
 };
 /** Where the REQ/S column starts in a row (model.ts WIDTHS: app, state, processes, release, last deploy). */
 const RPS_COLUMN = 18 + 9 + 22 + 8 + 20;
@@ -31,6 +40,18 @@ function sshDashboard(host: PushingHost, keyFile: string): string {
 
 function rowOf(screen: string, app: string): string | undefined {
   return screen.split('\n').find((line) => line.includes(app));
+}
+
+function webContainers(app: string): number {
+  return execFileSync('docker', ['ps', '-q', '--filter', `label=shipoff.app=${app}`, '--filter', 'label=shipoff.process=web'], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 const rpsOf = (row: string | undefined): number => Number(row?.slice(RPS_COLUMN, RPS_COLUMN + 7).trim() || 'NaN');
@@ -169,5 +190,110 @@ describe('dashboard over ssh -t', { timeout: 240_000 }, () => {
     await tmux.waitFor(new RegExp(`restart needs the developer role \\(or owner\\) on ${APP}`));
     tmux.send('q');
     await tmux.waitFor(/dashboard exited with status 0/, 15_000);
+  });
+
+  /** The dashboard over ssh -t as the host administrator, once it shows APP LIVE. */
+  async function openAsAdmin(): Promise<Tmux> {
+    const tmux = startTmux(sshDashboard(host, path.join(host.scratch, 'id_admin')));
+    terminals.push(tmux);
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 1/1`));
+    return tmux;
+  }
+
+  async function quit(tmux: Tmux): Promise<void> {
+    tmux.send('q');
+    await tmux.waitFor(/dashboard exited with status 0/, 15_000);
+  }
+
+  it('s scales through a prompt: web=2 shows web 2/2 and runs two containers; web=1 back', async () => {
+    const tmux = await openAsAdmin();
+    tmux.send('s');
+    await tmux.waitFor(new RegExp(`Scale ${APP}`));
+    await new Promise((r) => setTimeout(r, 200));
+    tmux.send('web=2');
+    await tmux.waitFor(/web=2/);
+    screens.push({ title: 'The scale prompt (s)', text: tmux.capture() });
+    tmux.send('Enter');
+    await tmux.waitFor(new RegExp(`ps:scale ${APP} web=2: done`), 60_000);
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 2/2`), 15_000);
+    await until('two web containers', () => webContainers(APP) === 2);
+    screens.push({ title: 'Scaled to web=2', text: tmux.capture() });
+
+    tmux.send('s');
+    await tmux.waitFor(new RegExp(`Scale ${APP}`));
+    await new Promise((r) => setTimeout(r, 200));
+    tmux.send('web=1', 'Enter');
+    await tmux.waitFor(new RegExp(`ps:scale ${APP} web=1: done`), 60_000);
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 1/1`), 15_000);
+    await until('one web container', () => webContainers(APP) === 1);
+    await quit(tmux);
+  });
+
+  it('shows BUILDING while a slow build runs, its output streaming in the detail, then LIVE', async () => {
+    const tmux = await openAsAdmin();
+    const pushing = host.pushApp(APP, SLOW_BUILD_FILES, 'v2: a slow build');
+    await tmux.waitFor(new RegExp(`${APP}\\s+BUILDING\\s`), 30_000);
+    assert.match(tmux.capture(), /builds 1 running/);
+    screens.push({ title: 'A push building (the build script sleeps 6 s)', text: tmux.capture() });
+    tmux.send('Enter');
+    // The build script's command line is in the output while the build still runs.
+    await tmux.waitFor(/build: deploy #\d+ BUILDING[\s\S]*sleep 6 && echo built-by-the-slow-script/, 15_000);
+    screens.push({ title: 'The app opened while it builds: the build output as it streams', text: tmux.capture() });
+    await tmux.waitFor(/^built-by-the-slow-script|│\s*built-by-the-slow-script/m, 30_000);
+    const pushed = await pushing;
+    assert.equal(pushed.code, 0, pushed.output);
+    await tmux.waitFor(/build: deploy #\d+ LIVE/, 15_000);
+    tmux.send('Escape');
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 1/1\\s+v2\\s`), 15_000);
+    assert.equal((await host.get(APP)).body, 'hello v2\n');
+    await quit(tmux);
+  });
+
+  it('b rolls back: a release picker, a confirmation, a new release that runs the older code', async () => {
+    const tmux = await openAsAdmin();
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 1/1\\s+v2\\s`));
+    tmux.send('b');
+    await tmux.waitFor(new RegExp(`roll ${APP} back to[\\s\\S]*v1 `));
+    const picker = tmux.capture();
+    assert.doesNotMatch(picker, /│\s*v2 /, 'the live release is not offered');
+    screens.push({ title: 'b: the release picker', text: picker });
+    tmux.send('Enter');
+    await tmux.waitFor(new RegExp(`Roll ${APP} back to v1\\? \\(y/n\\)`));
+    tmux.send('y');
+    await tmux.waitFor(new RegExp(`rollback ${APP} v1: done`), 60_000);
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE\\s+web 1/1\\s+v3\\s`), 15_000);
+    screens.push({ title: 'Rolled back to v1 (a new release, v3)', text: tmux.capture() });
+    const releases = JSON.parse((await host.ssh(['releases', APP, '--json'])).stdout) as Array<{ version: number; description: string }>;
+    assert.equal(releases[0]?.version, 3);
+    assert.equal(releases[0]?.description, 'Rollback to v1');
+    assert.equal((await host.get(APP)).body, 'hello\n');
+    await quit(tmux);
+  });
+
+  it('/ filters the apps by name; esc clears the filter', async () => {
+    const OTHER = `shop-${run}`;
+    const pushed = await host.pushApp(OTHER, FILES);
+    assert.equal(pushed.code, 0, pushed.output);
+    const tmux = await openAsAdmin();
+    await tmux.waitFor(new RegExp(`${OTHER}\\s+LIVE`));
+    tmux.send('/');
+    await tmux.waitFor(/Show the apps whose name contains:/);
+    await new Promise((r) => setTimeout(r, 200));
+    tmux.send('shop-', 'Enter');
+    await tmux.waitFor(/filter: shop-/);
+    const filtered = tmux.capture();
+    assert.ok(rowOf(filtered, OTHER), filtered);
+    assert.equal(rowOf(filtered, APP), undefined, `only the matching app is shown:\n${filtered}`);
+    screens.push({ title: '/ filter: only the apps whose name contains "shop-"', text: filtered.replaceAll(OTHER, 'shop-'.padEnd(OTHER.length, 'x')) });
+    tmux.send('/');
+    await tmux.waitFor(/Show the apps whose name contains:/);
+    await new Promise((r) => setTimeout(r, 200));
+    tmux.send('no-such-app', 'Enter');
+    // A new filter replaces the old one.
+    await tmux.waitFor(/no app matches "no-such-app"/);
+    tmux.send('Escape');
+    await tmux.waitFor(new RegExp(`${APP}\\s+LIVE[\\s\\S]*${OTHER}\\s+LIVE`));
+    assert.doesNotMatch(tmux.capture(), /filter:/);
+    await quit(tmux);
   });
 });

@@ -53,7 +53,7 @@ export class DashboardScreen {
       border: { type: 'line' },
       label: ' keys ',
       hidden: true,
-      content: KEYS.map((k) => ` ${k.key.padEnd(7)}${k.what}`).join('\n') + '\n esc    back to the apps',
+      content: KEYS.map((k) => ` ${k.key.padEnd(7)}${k.what}`).join('\n') + '\n esc    back to the apps, or clear the filter',
     });
   }
 

@@ -100,10 +100,11 @@ export class DashboardSession {
     on(['down', 'j'], () => this.moveSelection(1));
     on(['enter'], () => this.openDetail(false));
     on(['l'], () => this.openDetail(true));
-    on(['escape', 'backspace', 'left'], () => this.closeDetail());
+    on(['escape', 'backspace', 'left'], () => this.back());
     on(['?'], () => void this.view.toggleHelp());
     on(['/'], () => this.modally(async () => {
-      const text = await this.view.ask('Show the apps whose name contains:', this.model.filter);
+      // Starts empty: what is typed replaces the filter (esc on the table clears it).
+      const text = await this.view.ask('Show the apps whose name contains:');
       if (text !== undefined) this.model.filter = text.trim();
       this.view.render(this.model, this.detailApp !== undefined);
     }));
@@ -147,7 +148,8 @@ export class DashboardSession {
 
   private async scale(app: AppSnapshot): Promise<void> {
     const current = app.processes.map((p) => `${p.type}=${p.desired}`).join(' ');
-    const text = await this.view.ask(`Scale ${app.name} (TYPE=COUNT ...):`, current);
+    // The current formation in the question, not as input: what is typed is the whole answer.
+    const text = await this.view.ask(`Scale ${app.name} (now ${current || 'no processes'}), TYPE=COUNT ...:`);
     const parts = text?.trim().split(/\s+/).filter(Boolean) ?? [];
     if (parts.length === 0) return this.view.message('scale: cancelled');
     await this.perform(['ps:scale', app.name, ...parts], `scaling ${app.name}…`);
@@ -199,6 +201,13 @@ export class DashboardSession {
     } catch (err) {
       if (!abort.signal.aborted) this.view.logLine(`(logs: ${(err as Error).message})`);
     }
+  }
+
+  /** esc: out of the open app, else the filter cleared. */
+  private back(): void {
+    if (this.detailApp !== undefined || !this.model.filter) return this.closeDetail();
+    this.model.filter = '';
+    this.view.render(this.model, false);
   }
 
   private closeDetail(): void {

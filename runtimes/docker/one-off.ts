@@ -130,9 +130,10 @@ async function initialSize(container: Dockerode.Container, size: { cols: number;
   }
 }
 
-/** Exited one-off containers of an earlier process (it died before removing them). */
+/** One-off containers of an earlier process of this host (it died before
+ * removing them): running or not, no client can be attached to them anymore. */
 async function removeLeftovers(deps: OneOffDeps): Promise<void> {
-  const found = await deps.docker.listContainers({ all: true, filters: { label: [...managedFilter(deps.hostId), `${ROLE_LABEL}=run`], status: ['exited', 'created', 'dead'] } });
+  const found = await deps.docker.listContainers({ all: true, filters: { label: [...managedFilter(deps.hostId), `${ROLE_LABEL}=run`] } });
   const stale = found.filter((c) => c.Labels[ROLE_LABEL] === 'run' && c.Labels[SESSION_LABEL] !== deps.session);
   await Promise.all(stale.map((c) => deps.docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
 }

@@ -116,6 +116,7 @@ export const ERRORS = {
 
   SHIPOFF_CONFIG_NOT_SET: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} has no config var ${d.key}; see shipoff config:show ${d.app}`),
   SHIPOFF_APP_GONE: spec(EXIT.NO_INPUT, 404, (d) => `App ${d.app} was renamed or destroyed while this push waited its turn; nothing was built (see shipoff apps:list)`),
+  SHIPOFF_NO_WEB: spec(EXIT.TEMP_FAIL, 503, (d) => `App ${d.app} runs no web process (scaled to web=0); start one with: shipoff ps:scale ${d.app} web=1`),
   SHIPOFF_APP_STOPPED: spec(EXIT.TEMP_FAIL, 503, (d) => `App ${d.app} is stopped (shipoff ps:stop); start it with: shipoff ps:start ${d.app}`),
 
   // router

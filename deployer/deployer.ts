@@ -287,6 +287,7 @@ export class Deployer {
     const live = app && (await this.deps.store.deploys.liveRelease(app.id));
     if (!app || !live) throw new ShipoffError('SHIPOFF_APP_NOT_RUNNING', { app: appName });
     if (isStopped(app)) throw new ShipoffError('SHIPOFF_APP_STOPPED', { app: appName });
+    if ((await this.deps.store.apps.formation(app.id)).web === 0) throw new ShipoffError('SHIPOFF_NO_WEB', { app: appName });
     // Instances of the live release that are down (parked, exited) are replaced.
     const down = (await this.deps.runtime.list(appName)).filter((i) => i.processType === 'web' && !isUp(i));
     await Promise.all(down.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
@@ -614,6 +615,7 @@ export class Deployer {
       if (live && unknown.length > 0) {
         throw new ShipoffError('SHIPOFF_INVALID_FORMATION', { reason: `${app.name} has no process type ${unknown.join(', ')}; its release v${live.version} has ${Object.keys(live.processTypes).join(', ')} (from its Procfile)` });
       }
+      const before = await store.apps.formation(app.id);
       const formation = await store.apps.scale(app.id, changes);
       await store.audit.record({ actor, app: app.name, action: 'ps:scale', details: { changes } });
       const current = (await store.apps.find(app.name)) ?? app;
@@ -630,7 +632,8 @@ export class Deployer {
           continue;
         }
         const mine = running.filter((i) => i.processType === type).sort((a, b) => a.index - b.index);
-        if (type === 'web' && traffic.get(app.name).length === 0) {
+        // No routes: asleep (the wake starts the new count), unless it ran no web at all (web=0).
+        if (type === 'web' && traffic.get(app.name).length === 0 && before.web !== 0) {
           out.line(`-----> ${app.name} is asleep: the next request starts ${want} web instance${want === 1 ? '' : 's'}`);
           continue;
         }

@@ -189,6 +189,19 @@ describe('config, processes and rollback over SSH', { timeout: 400_000 }, () => 
     assert.equal((await host.get(APP)).status, 200);
   });
 
+  it('ps:scale web=0 takes the app out of the routes, and a request does not start it; web=1 brings it back', async () => {
+    const zero = await host.ssh(['ps:scale', APP, 'web=0']);
+    assert.equal(zero.code, 0, zero.stderr);
+    for (let i = 0; i < 50 && containers(APP).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(containers(APP).length, 0);
+    assert.equal((await host.get(APP)).status, 503);
+    assert.equal(containers(APP).length, 0, 'nothing was woken');
+    const one = await host.ssh(['ps:scale', APP, 'web=1']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(containers(APP).length, 1, 'started by the scale, not by a request');
+    assert.equal((await host.get(APP)).status, 200);
+  });
+
   it('a viewer can read ps:report but cannot see or change config, scale or restart', async () => {
     const key = host.newKey('viewer');
     assert.equal((await host.shipoff(['keys:add', 'vera'], fs.readFileSync(key + '.pub', 'utf8'))).code, 0);

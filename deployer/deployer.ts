@@ -500,8 +500,10 @@ export class Deployer {
   }
 
   /** Runs FN while holding the app's turn: no deploy, release or scale of it runs meanwhile. */
-  async exclusive<T>(appName: string, fn: () => Promise<T>): Promise<T> {
-    const leave = await this.slots.appTurn(appName, new AbortController().signal, { waitingForApp: () => {} });
+  async exclusive<T>(appName: string, fn: () => Promise<T>, progress?: (line: string) => void): Promise<T> {
+    const leave = await this.slots.appTurn(appName, new AbortController().signal, {
+      waitingForApp: () => progress?.(`-----> Waiting for the deploy of ${appName} in progress to finish`),
+    });
     try {
       return await fn();
     } finally {
@@ -573,7 +575,7 @@ export class Deployer {
         this.inFlight.delete(abort);
         await out.flush();
       }
-    });
+    }, progress);
   }
 
   /** Fresh instances of the live release replace the running ones (new
@@ -599,7 +601,7 @@ export class Deployer {
       this.switchTraffic(app.name, live.version, started, old, staticDir);
       await store.audit.record({ actor, app: app.name, action: 'ps:restart', details: { release: live.version, instances: started.length } });
       out.line(`=====> ${app.name} restarted: ${started.length} new instance${started.length === 1 ? '' : 's'} of v${live.version}; the old ones stop once their requests finish`);
-    });
+    }, progress);
   }
 
   /**
@@ -657,7 +659,7 @@ export class Deployer {
       }
       out.line(`=====> ${app.name}: ${formatFormation(formation)}`);
       return formation;
-    });
+    }, progress);
   }
 
   /** ps:stop: out of the routes, every instance stopped, and kept stopped. */
@@ -671,7 +673,7 @@ export class Deployer {
       await Promise.all(instances.map((i) => this.deps.runtime.stop(i.id, 10_000)));
       await this.deps.store.audit.record({ actor, app: app.name, action: 'ps:stop', details: { instances: instances.length } });
       progress(`=====> ${app.name} stopped (${instances.length} instance${instances.length === 1 ? '' : 's'}); it stays stopped until: shipoff ps:start ${app.name}`);
-    });
+    }, progress);
   }
 
   /** ps:start: the live release's instances again, and back in the routes. */
@@ -694,7 +696,7 @@ export class Deployer {
       await this.setStopped(app.name, false);
       await store.audit.record({ actor, app: app.name, action: 'ps:start', details: { release: live.version } });
       out.line(`=====> ${app.name} v${live.version} started at ${this.deps.appUrl(app.name)}`);
-    });
+    }, progress);
   }
 
   /** The app's instances as the runtime reports them, for ps:report. */

@@ -116,6 +116,7 @@ try {
       tmux.send('q');
       await tmux.waitFor(/dashboard exited with status 0/, 15_000).catch(() => {});
       tmux.kill();
+      terminals.splice(terminals.indexOf(tmux), 1);
     }
   };
 

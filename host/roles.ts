@@ -217,6 +217,8 @@ function deployerRole({ settings, store, log, shared }: RoleDeps): Role {
       if (!health.ok) throw new ShipoffError('SHIPOFF_RUNTIME_UNAVAILABLE', { reason: health.reason });
       const leftovers = await removeLeftoverBuilds(shared.dockerClient, shared.hostId);
       if (leftovers > 0) log(`-----> Removed ${leftovers} build container(s) left by a host that was stopped mid-build`);
+      const runs = await shared.runtime.removeOrphanedRuns();
+      if (runs > 0) log(`-----> Removed ${runs} one-off container(s) (shipoff run) left by a host that was stopped mid-run`);
       await shared.deployer.recover();
       await shared.traffic.reconcile();
       shared.autosleep.start();

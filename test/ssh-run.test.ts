@@ -4,6 +4,7 @@
 // when the client is killed mid-run.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -162,5 +163,16 @@ describe('run APP CMD over SSH', { timeout: 240_000 }, () => {
     assert.deepEqual(oneOffs(), []);
     const instances = await host.ssh(['ps:report', APP]);
     assert.doesNotMatch(instances.stdout, /run\./, 'one-off runs are no instances');
+  });
+
+  it('a one-off container a dead host process left running is removed when the host starts', async () => {
+    // What a host killed mid-run leaves: a running one-off of another session of this host.
+    const hostId = createHash('sha256').update(host.dataDir).digest('hex').slice(0, 12);
+    const image = execFileSync('docker', ['images', '-q', '--filter', `label=shipoff.app=${APP}`], { encoding: 'utf8' }).split('\n')[0]!;
+    const orphan = execFileSync('docker', ['run', '-d', '--label', 'com.shipoff.managed=true', '--label', `shipoff.host=${hostId}`, '--label', `shipoff.app=${APP}`, '--label', 'shipoff.role=run', '--label', 'shipoff.run-session=dead', image, 'sleep', '300'], { encoding: 'utf8' }).trim();
+    assert.equal(oneOffs().length, 1);
+    await host.restart();
+    assert.match(host.output(), /Removed 1 one-off container/);
+    assert.equal(execFileSync('docker', ['ps', '-aq', '--filter', `id=${orphan}`], { encoding: 'utf8' }).trim(), '');
   });
 });

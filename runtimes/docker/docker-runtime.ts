@@ -11,7 +11,7 @@ import { containerName, instanceFilter, instanceFromInspect, instanceFromSummary
 import { demuxLines } from './log-lines.js';
 import { ensureNetwork } from './network.js';
 import type { OneOffIo, OneOffSpec } from '../runtime.js';
-import { runOneOff } from './one-off.js';
+import { removeLeftovers as removeLeftoverRuns, runOneOff } from './one-off.js';
 import { renameImages, untagImages } from './image-rename.js';
 
 export interface DockerRuntimeOptions {
@@ -203,6 +203,11 @@ export class DockerRuntime implements Runtime {
   async runOneOff(spec: OneOffSpec, io: OneOffIo): Promise<number> {
     const deps = { docker: this.docker, network: () => this.ensureNetwork(), hostId: this.hostId, session: this.session, defaultMemoryBytes: DEFAULT_MEMORY_BYTES, pidsLimit: PIDS_LIMIT };
     return this.call(() => runOneOff(deps, spec, io));
+  }
+
+  /** One-off containers an earlier process of this host left (it died mid-run): at start, since no client is attached to them anymore. */
+  removeOrphanedRuns(): Promise<number> {
+    return this.call(() => removeLeftoverRuns({ docker: this.docker, hostId: this.hostId, session: this.session }));
   }
 
   /** Build containers of the app (managed, no process type) go too. */

@@ -132,10 +132,11 @@ async function initialSize(container: Dockerode.Container, size: { cols: number;
 
 /** One-off containers of an earlier process of this host (it died before
  * removing them): running or not, no client can be attached to them anymore. */
-async function removeLeftovers(deps: OneOffDeps): Promise<void> {
+export async function removeLeftovers(deps: Pick<OneOffDeps, 'docker' | 'hostId' | 'session'>): Promise<number> {
   const found = await deps.docker.listContainers({ all: true, filters: { label: [...managedFilter(deps.hostId), `${ROLE_LABEL}=run`] } });
   const stale = found.filter((c) => c.Labels[ROLE_LABEL] === 'run' && c.Labels[SESSION_LABEL] !== deps.session);
   await Promise.all(stale.map((c) => deps.docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  return stale.length;
 }
 
 async function copyRaw(source: AsyncIterable<Buffer | string>, target: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {

@@ -20,7 +20,7 @@ import type { Instance, InstanceSpec, Runtime } from '../runtimes/index.js';
 /** A new release made from the live one (or an older one), rolled out with zero downtime. */
 export interface ReleaseChange {
   /** Config vars to set and to remove (written to the store with the release, put back if it fails). */
-  configChanges?: { set?: Record<string, string>; unset?: string[] };
+  configChanges?: ConfigChanges;
   /** Rollback: run this version's image with its config snapshot. */
   fromVersion?: number;
   /** One line for `releases`: "Set FOO, BAR", "Rollback to v3". */
@@ -37,6 +37,8 @@ export interface InstanceReport {
   startedAt?: Date;
 }
 import { BuildSlots } from './build-slots.js';
+import { applyChanges, type ConfigChanges, formatFormation, replaceConfig, sameConfig } from './config-changes.js';
+import { DeployOutput } from './deploy-output.js';
 import { DEFAULT_HEALTH_CHECK, type HealthCheck, waitUntilHealthy } from './health-check.js';
 import { isStaticRelease, type StaticReleases } from './static-release.js';
 
@@ -730,80 +732,5 @@ export class Deployer {
     while (this.inFlight.size > 0 || this.background.size > 0) {
       await Promise.race([Promise.allSettled([...this.background]), new Promise((r) => setTimeout(r, 100))]);
     }
-  }
-}
-
-const sameConfig = (a: Record<string, string>, b: Record<string, string>): boolean =>
-  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
-
-function applyChanges(config: Record<string, string>, changes: ReleaseChange['configChanges']): Record<string, string> {
-  const next = { ...config, ...(changes?.set ?? {}) };
-  for (const key of changes?.unset ?? []) delete next[key];
-  return Object.fromEntries(Object.entries(next).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/** Makes the app's stored config exactly TO (given that it is FROM now). */
-async function replaceConfig(store: Store, appId: number, from: Record<string, string>, to: Record<string, string>): Promise<void> {
-  const gone = Object.keys(from).filter((k) => !(k in to));
-  const changed = Object.fromEntries(Object.entries(to).filter(([k, v]) => from[k] !== v));
-  if (Object.keys(changed).length > 0) await store.config.set(appId, changed);
-  if (gone.length > 0) await store.config.unset(appId, gone);
-}
-
-export const formatFormation = (f: Formation): string =>
-  Object.entries(f)
-    .map(([t, n]) => `${t}=${n}`)
-    .join(' ') || 'no process types';
-
-/** Sends deploy output to the pusher at once and to the deploy's stored log in batches. */
-class DeployOutput {
-  private deployId: number | undefined;
-  private pending: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly send: (line: string) => void,
-    private readonly store: Store | undefined,
-    private readonly log: (line: string) => void,
-  ) {}
-
-  private secrets: string[] = [];
-
-  attach(deployId: number): void {
-    this.deployId = deployId;
-  }
-
-  /** Config values never reach the pusher or the stored log: a build that
-   * echoes one shows ******** instead. Short values (flags, ports) would
-   * mask ordinary words, so only those of 6 characters or more. */
-  hide(values: string[]): void {
-    this.secrets = [...new Set([...this.secrets, ...values.filter((v) => v.length >= 6)])].sort((a, b) => b.length - a.length);
-  }
-
-  line(raw: string): void {
-    let text = raw;
-    for (const secret of this.secrets) text = text.split(secret).join('********');
-    for (const l of text.split('\n')) {
-      try {
-        this.send(l);
-      } catch {
-        // the pusher is gone; the stored log still gets the line
-      }
-      this.pending.push(l);
-    }
-    if (!this.timer) this.timer = setTimeout(() => void this.flush(), 1_000);
-  }
-
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.store || this.deployId === undefined || this.pending.length === 0) return this.writing;
-    const text = this.pending.join('\n') + '\n';
-    this.pending = [];
-    const id = this.deployId;
-    const store = this.store;
-    this.writing = this.writing.then(() => store.deploys.appendLog(id, text)).catch((err: Error) => this.log(` !     saving the log of deploy #${id}: ${err.message}`));
-    return this.writing;
   }
 }

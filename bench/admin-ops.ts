@@ -19,14 +19,9 @@ import { commitAll, makeRepo, nodeApp, push, sshCommand, writeFiles } from '../t
 import { runProgram, runShipoff, startHost } from '../test/helpers/cli.js';
 import { freePort } from '../test/helpers/ports.js';
 import { tempDir } from '../test/helpers/temp.js';
+import { median, formatMs } from './stats.js';
 
 const rounds = Number(process.argv[2] ?? 5);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 const dir = tempDir('bench-admin');
 const data = path.join(dir.path, 'data');
@@ -71,11 +66,10 @@ try {
     process.stderr.write(`round ${round + 1}/${rounds}: ${Object.entries(results).map(([k, xs]) => `${k} ${Math.round(xs.at(-1)!)} ms`).join(', ')}\n`);
   }
   const ref = median(results.whoami!);
-  const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
   console.log(`admin-ops, ${rounds} rounds, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()})\n`);
   console.log('| case | median | min..max | × whoami |');
   console.log('|---|---|---|---|');
-  for (const [name, xs] of Object.entries(results)) console.log(`| ${name} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))} | ${(median(xs) / ref).toFixed(1)} |`);
+  for (const [name, xs] of Object.entries(results)) console.log(`| ${name} | ${formatMs(median(xs))} | ${formatMs(Math.min(...xs))}..${formatMs(Math.max(...xs))} | ${(median(xs) / ref).toFixed(1)} |`);
 } finally {
   await host.stop();
   const ids = execFileSync('docker', ['ps', '-a', '-q', '--filter', `label=shipoff.app=${app}`], { encoding: 'utf8' }).split('\n').filter(Boolean);

@@ -17,17 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startPushingHost } from '../test/helpers/pushing-host.js';
 import { startTmux, type Tmux } from '../test/helpers/tmux.js';
+import { median } from './stats.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 30);
 const APP = `dashidle-${process.pid}`;
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** utime, stime, cutime, cstime and the parent of PID, in clock ticks; undefined when it is gone. */

@@ -21,14 +21,9 @@ import { buildTestWheels, requirementsApp } from '../test/helpers/python-samples
 import { runShipoff, startHost } from '../test/helpers/cli.js';
 import { freePort } from '../test/helpers/ports.js';
 import { tempDir } from '../test/helpers/temp.js';
+import { median, formatMs } from './stats.js';
 
 const rounds = Number(process.argv[2] ?? 5);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 async function firstOk(port: number, host: string, body: string, started: number): Promise<number> {
   for (;;) {
@@ -105,8 +100,7 @@ try {
   console.log('| case | median | min..max | × reference |');
   console.log('|---|---|---|---|');
   for (const [name, xs] of Object.entries(results)) {
-    const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
-    console.log(`| ${name} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))} | ${(median(xs) / ref).toFixed(1)} |`);
+    console.log(`| ${name} | ${formatMs(median(xs))} | ${formatMs(Math.min(...xs))}..${formatMs(Math.max(...xs))} | ${(median(xs) / ref).toFixed(1)} |`);
   }
 } finally {
   await index.close();

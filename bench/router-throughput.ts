@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRouter, RouteTable, type RouterDeps } from '../router/index.js';
+import { median } from './stats.js';
 
 const UPSTREAM_JS = `require('http').createServer((q, s) => s.end('hello\\n')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })`;
 // 1,000 upstreams on 1,000 ports in one process, for the memory case.
@@ -38,12 +39,6 @@ function have(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd} || ls /usr/sbin/${cmd} 2>/dev/null`], { encoding: 'utf8' });
   return r.stdout.trim().split('\n')[0] || undefined;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

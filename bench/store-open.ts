@@ -13,14 +13,9 @@ import pg from 'pg';
 import { openStore } from '../core/index.js';
 import { startExternalPostgres } from '../test/helpers/external-postgres.js';
 import { tempDir } from '../test/helpers/temp.js';
+import { median } from './stats.js';
 
 const rounds = Number(process.argv[2] ?? 5);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 async function time(fn: () => Promise<void>): Promise<number> {
   const t0 = performance.now();

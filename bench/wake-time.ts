@@ -12,17 +12,13 @@ import http from 'node:http';
 import os from 'node:os';
 import Docker from 'dockerode';
 import { startPushingHost } from '../test/helpers/pushing-host.js';
+import { median } from './stats.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const APP = `wakebench-${process.pid}`;
 const SERVER = "require('http').createServer((q, s) => s.end('hi')).listen(process.env.PORT);\n";
 
 const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
-const median = (xs: number[]): number => {
-  const s = sorted(xs);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const p95 = (xs: number[]): number => sorted(xs)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)]!;
 
 function firstByte(port: number, hostHeader: string, host = '127.0.0.1'): Promise<number> {

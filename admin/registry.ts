@@ -179,6 +179,12 @@ function splitRawArgs(argv: string[]): { options: string[]; verbatim: string[] }
   return { options, verbatim: [argv[first]!, ...(rest[0] === '--' ? rest.slice(1) : rest)] };
 }
 
+/** Where a host operation's progress lines go: the command's stdout, a line each. */
+export const progressLines =
+  (ctx: CommandContext) =>
+  (line: string): void =>
+    void ctx.stdout.write(line + '\n');
+
 /** Reads all of stdin, up to a limit, for commands that take their input there. */
 export async function readStdin(ctx: CommandContext, what: string, example: string, limit = 64 * 1024): Promise<string> {
   if (ctx.stdin.isTTY) throw new ShipoffError('SHIPOFF_NO_STDIN', { what, example });

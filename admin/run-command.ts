@@ -28,11 +28,12 @@ export interface CommandSetting {
 export async function runCommand(registry: CommandRegistry, argv: string[], io: CommandIo, setting: CommandSetting): Promise<number> {
   const [name, ...rest] = argv;
   const command = name === undefined ? undefined : registry.find(name);
-  // A raw terminal (ssh -t) needs \r\n and turns Ctrl-C into a byte, except
-  // for commands that draw on it themselves (run, dashboard).
+  // A raw terminal (ssh -t) needs \r\n and turns Ctrl-C into a byte. Our
+  // messages (stderr) always get \r\n; stdout and Ctrl-C too, except for
+  // commands that draw on the terminal themselves (run, dashboard).
   const cooked = io.terminal !== undefined && !command?.ownsTerminal;
   const stdout = cooked ? crlfWriter(io.stdout) : io.stdout;
-  const stderr = cooked ? crlfWriter(io.stderr) : io.stderr;
+  const stderr = io.terminal ? crlfWriter(io.stderr) : io.stderr;
   const interrupt = new AbortController();
   const onAbort = (): void => interrupt.abort();
   io.signal?.addEventListener('abort', onAbort, { once: true });

@@ -183,7 +183,6 @@ export class Deployer {
     let deploy: Deploy = await store.deploys.create({ appId: req.app.id, commitSha: req.commitSha, branch: req.branch, pushedBy: req.user.id });
     out.attach(deploy.id);
     const leaveApp: Array<() => void> = [];
-    let started: Instance[] = [];
     try {
       leaveApp.push(await this.slots.appTurn(req.app.name, signal, {
         waitingForApp: () => out.line(`-----> Waiting for the deploy before this one of ${req.app.name} to finish`),
@@ -233,21 +232,15 @@ export class Deployer {
       if (release.version !== version) out.line(`       (numbered v${release.version}: another release was made meanwhile)`);
       out.line(`-----> Releasing v${release.version}: ${Object.entries(built.processTypes).map(([t, c]) => `${t}: ${c}`).join('; ')}`);
 
-      // A static release runs no web container: the router serves its files.
-      const staticDir = await this.staticDirFor(req.app.name, release, (line) => out.line(line));
-      started = await this.startRelease(req.app, release, out, signal, staticDir ? nonWebTypes(release) : undefined);
-      if (signal.aborted) throw signal.reason;
-
-      const old = await this.othersThan(req.app.name, started);
-      deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
-      this.switchTraffic(req.app.name, release.version, started, old, staticDir);
+      await this.rollOut(req.app, release, out, signal, async () => {
+        deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
+      });
       if (isStopped(req.app)) await this.setStopped(req.app.name, false);
       await store.audit.record({ actor: req.user.name, app: req.app.name, action: 'deploy.live', details: { deploy: deploy.id, release: release.version, commit: req.commitSha } });
       out.line(`=====> ${req.app.name} v${release.version} is live at ${this.deps.appUrl(req.app.name)}`);
       return true;
     } catch (err) {
       const cancelled = signal.aborted || isShipoffError(err, 'SHIPOFF_DEPLOY_CANCELLED');
-      await Promise.all(started.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
       const reason = err instanceof Error ? err.message : String(err);
       try {
         const current = await store.deploys.get(deploy.id);
@@ -375,6 +368,27 @@ export class Deployer {
       // the instance may be gone already; the reason line says enough
     }
     return lines.slice(-tail);
+  }
+
+  /**
+   * Starts a release's instances (a static release's web is its files) and,
+   * after BEFORE_SWITCH (marking the deploy LIVE), moves traffic to them;
+   * what ran before stops once drained. Anything failing before traffic
+   * moved stops what this started, so the previous release keeps serving.
+   */
+  private async rollOut(app: App, release: Release, out: DeployOutput, signal: AbortSignal, beforeSwitch?: () => Promise<void>): Promise<Instance[]> {
+    const staticDir = await this.staticDirFor(app.name, release, (line) => out.line(line));
+    const started = await this.startRelease(app, release, out, signal, staticDir ? nonWebTypes(release) : undefined);
+    try {
+      if (signal.aborted) throw signal.reason;
+      const old = await this.othersThan(app.name, started);
+      await beforeSwitch?.();
+      this.switchTraffic(app.name, release.version, started, old, staticDir);
+      return started;
+    } catch (err) {
+      await Promise.all(started.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
+      throw err;
+    }
   }
 
   /** New requests go to the new instances now; every instance that ran
@@ -536,7 +550,6 @@ export class Deployer {
       out.hide([...Object.values(config), ...Object.values(before)]);
       let deploy = await store.deploys.create({ appId: app.id, ...(user ? { pushedBy: user.id } : {}) });
       out.attach(deploy.id);
-      let started: Instance[] = [];
       const abort = new AbortController();
       this.inFlight.add(abort);
       try {
@@ -559,16 +572,13 @@ export class Deployer {
           out.line(`=====> v${release.version} is the current release; ${app.name} stays stopped until: shipoff ps:start ${app.name}`);
           return release;
         }
-        const staticDir = await this.staticDirFor(app.name, release, (line) => out.line(line));
-        started = await this.startRelease(current, release, out, abort.signal, staticDir ? nonWebTypes(release) : undefined);
-        const old = await this.othersThan(app.name, started);
-        deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
-        this.switchTraffic(app.name, release.version, started, old, staticDir);
+        await this.rollOut(current, release, out, abort.signal, async () => {
+          deploy = await store.deploys.transition(deploy.id, 'LIVE', { releaseId: release.id });
+        });
         await store.audit.record({ actor, app: app.name, action: 'release', details: { release: release.version, description: change.description } });
         out.line(`=====> ${app.name} v${release.version} is live at ${this.deps.appUrl(app.name)}`);
         return release;
       } catch (err) {
-        await Promise.all(started.map((i) => this.deps.runtime.stop(i.id, 1_000).catch(() => {})));
         await store.deploys.transition(deploy.id, 'FAILED', { reason: (err as Error).message }).catch(() => {});
         await replaceConfig(store, app.id, config, before).catch((e: Error) => this.deps.log(` !     restoring the config of ${app.name}: ${e.message}`));
         out.line(` !     The previous release keeps serving, with its config.`);
@@ -597,10 +607,7 @@ export class Deployer {
       const current = (await store.apps.find(app.name)) ?? app;
       if (isStopped(current)) throw new ShipoffError('SHIPOFF_APP_STOPPED', { app: app.name });
       const out = new DeployOutput(progress, undefined, this.deps.log);
-      const staticDir = await this.staticDirFor(app.name, live, (line) => out.line(line));
-      const started = await this.startRelease(current, live, out, new AbortController().signal, staticDir ? nonWebTypes(live) : undefined);
-      const old = await this.othersThan(app.name, started);
-      this.switchTraffic(app.name, live.version, started, old, staticDir);
+      const started = await this.rollOut(current, live, out, new AbortController().signal);
       await store.audit.record({ actor, app: app.name, action: 'ps:restart', details: { release: live.version, instances: started.length } });
       out.line(`=====> ${app.name} restarted: ${started.length} new instance${started.length === 1 ? '' : 's'} of v${live.version}; the old ones stop once their requests finish`);
     }, progress);
@@ -691,10 +698,7 @@ export class Deployer {
         return;
       }
       const out = new DeployOutput(progress, undefined, this.deps.log);
-      const staticDir = await this.staticDirFor(app.name, live, (line) => out.line(line));
-      const started = await this.startRelease(current, live, out, new AbortController().signal, staticDir ? nonWebTypes(live) : undefined);
-      const old = await this.othersThan(app.name, started);
-      this.switchTraffic(app.name, live.version, started, old, staticDir);
+      await this.rollOut(current, live, out, new AbortController().signal);
       await this.setStopped(app.name, false);
       await store.audit.record({ actor, app: app.name, action: 'ps:start', details: { release: live.version } });
       out.line(`=====> ${app.name} v${live.version} started at ${this.deps.appUrl(app.name)}`);

@@ -4,3 +4,4 @@ export { BuildSlots } from './build-slots.js';
 export { DEFAULT_HEALTH_CHECK, waitUntilHealthy, type HealthCheck } from './health-check.js';
 export { Autosleep, DEFAULT_IDLE_SECONDS, idleSecondsOf, waitForPort, type ActivityView, type AutosleepDeps, type WakeResult } from './autosleep.js';
 export { isStaticRelease, removeTree, StaticReleases, STATIC_WEB_COMMAND, type StaticReleasesDeps } from './static-release.js';
+export { formatFormation } from './config-changes.js';

@@ -133,7 +133,7 @@ export class SshServer {
     channel.on('close', () => abort.abort());
     connectionGone.addEventListener('abort', () => abort.abort(), { once: true });
     channel.on('error', () => {});
-    // With a terminal, the command's stdout is the terminal's (a one-off container's pty); our messages need \r\n.
+    // Under a terminal our own messages need \r\n (the command runner does the same for the commands' output).
     const stderr = terminal ? crlfWriter(channel.stderr) : channel.stderr;
     let code: number;
     try {
@@ -146,7 +146,7 @@ export class SshServer {
       if (git) {
         code = await this.runGit(channel, git, found.user, env, abort.signal);
       } else if (this.deps.onCommand) {
-        code = await this.deps.onCommand({ user: found.user, argv, stdin: channel, stdout: channel, stderr, ...(terminal ? { terminal } : {}), signal: abort.signal });
+        code = await this.deps.onCommand({ user: found.user, argv, stdin: channel, stdout: channel, stderr: channel.stderr, ...(terminal ? { terminal } : {}), signal: abort.signal });
       } else {
         throw new ShipoffError('SHIPOFF_NOT_A_GIT_COMMAND', { command: argv.length ? JSON.stringify(argv[0]!.slice(0, 80)) : 'an interactive shell' });
       }

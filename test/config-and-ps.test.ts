@@ -94,6 +94,30 @@ describe('config, processes and rollback over SSH', { timeout: 400_000 }, () => 
     assert.equal((await host.get(APP)).body, 'v1 later\n');
   });
 
+  it('config:unset removes vars with a release, and says which were not set', async () => {
+    const r = await host.ssh(['config:unset', APP, 'SPACED', 'EQ', 'NEVER_SET']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Releasing v\d+ \(Unset EQ, SPACED\)/);
+    assert.match(r.stderr, /NEVER_SET was not set/);
+    assert.equal(JSON.parse((await host.get(APP, '/env?SPACED')).body), null, 'gone from the running app');
+    const vars = JSON.parse((await host.ssh(['config:show', APP, '--json'])).stdout) as Record<string, string>;
+    assert.ok(!('SPACED' in vars) && !('EQ' in vars) && vars.UNI === 'héllo ✓');
+    const none = await host.ssh(['config:unset', APP, 'NEVER_SET']);
+    assert.equal(none.code, 0);
+    assert.match(none.stdout, /Nothing to unset/);
+  });
+
+  it('checks:set takes KEY=VALUE words; the next rollout checks that path', async () => {
+    const set = await host.ssh(['checks:set', APP, 'path=/dyno', 'timeout=30s']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /path of .* set to \/dyno/);
+    assert.match(set.stdout, /timeout of .* set to 30/);
+    const restart = await host.ssh(['ps:restart', APP]);
+    assert.equal(restart.code, 0, restart.stderr);
+    assert.match(restart.stdout, /answers HTTP at \/dyno/);
+    assert.equal((await host.ssh(['checks:set', APP, 'path'])).code, 0, 'back to the default');
+  });
+
   it('bad input gets a one-line error, a non-zero status, and changes nothing', async () => {
     const before = (await host.ssh(['config:show', APP, '--json'])).stdout;
     const releases = (await host.ssh(['releases', APP, '--json'])).stdout;
@@ -215,6 +239,13 @@ describe('config, processes and rollback over SSH', { timeout: 400_000 }, () => 
       const r = await host.ssh(args, { keyFile: key });
       assert.equal(r.code, 77, `${args[0]}: ${r.stderr}`);
       assert.match(r.stderr, /needs the developer role/);
+    }
+    // A developer may restart, but limits and health checks are the admin role's.
+    assert.equal((await host.shipoff(['access:grant', APP, 'vera', 'developer'])).code, 0);
+    for (const args of [['limits:set', APP, 'memory=128m'], ['checks:set', APP, 'path=/']]) {
+      const r = await host.ssh(args, { keyFile: key });
+      assert.equal(r.code, 77, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /needs the admin role/);
     }
   });
 

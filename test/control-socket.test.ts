@@ -46,6 +46,17 @@ describe('the local CLI and the running host', { timeout: 300_000 }, () => {
     assert.match(events.stdout, /"actor": ?"[^"]+ \(host\)"/, 'recorded as the host operator');
   });
 
+  it('apps:create on the host makes an app owned by --owner (an existing user)', async () => {
+    const owned = `${APP}-owned`;
+    const ghost = await host.shipoff(['apps:create', owned, '--owner', 'ghost']);
+    assert.equal(ghost.code, 66, ghost.stderr);
+    assert.match(ghost.stderr, /User ghost does not exist/);
+    const created = await host.shipoff(['apps:create', owned, '--owner', 'admin']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /owned by admin/);
+    assert.match((await host.shipoff(['access:list', owned])).stdout, /admin\s+owner/);
+  });
+
   it('stdin, stdout, stderr and the exit status cross the socket', async () => {
     const cat = await host.shipoff(['run', APP, 'cat'], 'through the socket\n');
     assert.equal(cat.code, 0, cat.stderr);

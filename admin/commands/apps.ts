@@ -8,7 +8,7 @@
 // administrators create apps; everyone else asks one.
 import { type App, APP_NAME_RULE, assertAppName, type Deploy, type Repos, type Role, ShipoffError } from '../../core/index.js';
 import { isStaticRelease } from '../../deployer/index.js';
-import { actorName, type Command, type CommandContext, isHostAdmin } from '../registry.js';
+import { actorName, type Command, type CommandContext, isHostAdmin, progressLines } from '../registry.js';
 import { appForRead, appForRole } from './app-lookup.js';
 import { readConfirmation } from './confirmation.js';
 
@@ -167,7 +167,7 @@ export const appsDestroy: Command = {
       const typed = await readConfirmation(ctx.stdin, ctx.signal);
       if (typed !== app.name) throw new ShipoffError('SHIPOFF_CONFIRMATION_MISMATCH', { app: app.name });
     }
-    await ctx.host.destroy(app, actorName(ctx.actor), (line) => ctx.stdout.write(line + '\n'));
+    await ctx.host.destroy(app, actorName(ctx.actor), progressLines(ctx));
   },
 };
 
@@ -188,7 +188,7 @@ export const appsRename: Command = {
     const app = await appForRole(ctx, ctx.store, oldName, 'owner');
     assertAppName(newName);
     if (await ctx.store.apps.find(newName)) throw new ShipoffError('SHIPOFF_APP_EXISTS', { app: newName });
-    const renamed = await ctx.host.rename(app, newName, actorName(ctx.actor), (line) => ctx.stdout.write(line + '\n'));
+    const renamed = await ctx.host.rename(app, newName, actorName(ctx.actor), progressLines(ctx));
     ctx.stdout.write(`       ${appUrl(ctx, renamed.name)}\n       git remote set-url shipoff ssh://shipoff@${ctx.settings.domain}:${ctx.settings.sshPort}/${renamed.name}.git\n`);
   },
 };

@@ -6,7 +6,7 @@
 // command-line.ts), so `config:set APP "A=x y" B='q"uote'` arrives as words;
 // a value is everything after the first `=` of its word.
 import { assertConfigKey, ShipoffError } from '../../core/index.js';
-import { actorName, type Command, type CommandContext, readStdin } from '../registry.js';
+import { actorName, type Command, type CommandContext, progressLines, readStdin } from '../registry.js';
 import { appForRole } from './app-lookup.js';
 
 /** Set by Shipoff for every process; a config var could only shadow them. */
@@ -54,8 +54,6 @@ export async function parseAssignments(ctx: CommandContext, words: string[], enc
   }
   return vars;
 }
-
-const progressTo = (ctx: CommandContext) => (line: string) => ctx.stdout.write(line + '\n');
 
 export const configShow: Command = {
   name: 'config:show',
@@ -137,7 +135,7 @@ export const configUnset: Command = {
     const app = await appForRole(ctx, ctx.store, appName, 'developer');
     keys.forEach(assertConfigKey);
     const present = Object.keys(await ctx.store.config.all(app.id));
-    const gone = keys.filter((k) => present.includes(k));
+    const gone = keys.filter((k) => present.includes(k)).sort();
     for (const k of keys.filter((k) => !present.includes(k))) ctx.stderr.write(` !     ${k} was not set on ${app.name}\n`);
     if (gone.length === 0) {
       ctx.stdout.write(`-----> Nothing to unset on ${app.name}; nothing changed\n`);
@@ -164,7 +162,7 @@ async function changeConfig(ctx: CommandContext, app: { id: number; name: string
   }
   if (!ctx.host) throw new ShipoffError('SHIPOFF_HOST_NOT_RUNNING', { command: 'config changes that restart the app (or add --no-restart)' });
   const full = await ctx.store.apps.get(app.name);
-  const release = await ctx.host.release(full, { configChanges: changes, description }, actor, progressTo(ctx));
+  const release = await ctx.host.release(full, { configChanges: changes, description }, actor, progressLines(ctx));
   if (!release) {
     await ctx.store.audit.record({ actor, app: app.name, action: 'config', details: { description, restart: false } });
     ctx.stdout.write(`-----> ${description} on ${app.name} (${names}); it has no release yet, so they apply at its first deploy\n`);

@@ -2,7 +2,8 @@
 // (Docker's memory and CPU limits). The app restarts with them, with zero
 // downtime, unless --no-restart.
 import { ShipoffError } from '../../core/index.js';
-import { actorName, type Command } from '../registry.js';
+import { limitsOf } from '../../deployer/index.js';
+import { actorName, type Command, progressLines } from '../registry.js';
 import { appForChange } from './app-lookup.js';
 
 const MEMORY = /^(\d{1,6})([kmg]?)b?$/i;
@@ -22,6 +23,11 @@ export function parseCpus(text: string): number {
   const cpus = /^\d{1,2}(\.\d{1,2})?$/.test(text) ? Number(text) : NaN;
   if (!(cpus >= 0.05 && cpus <= 64)) throw new ShipoffError('SHIPOFF_USAGE', { problem: `cpu=${text.slice(0, 20)}: give a number of CPUs from 0.05 to 64, like 0.5 or 2`, usage: USAGE });
   return cpus;
+}
+
+/** memory=256m cpu=0.5, with the defaults named. */
+export function formatLimits(l: { memoryBytes?: number; cpus?: number }): string {
+  return `memory=${l.memoryBytes ? `${Math.round(l.memoryBytes / 1024 ** 2)}m` : '512m (default)'} cpu=${l.cpus ?? 'no limit'}`;
 }
 
 export const limitsSet: Command = {
@@ -55,12 +61,11 @@ export const limitsSet: Command = {
       await tx.audit.record({ actor: actorName(ctx.actor), app: found.name, action: 'limits:set', details: { limits } });
       return updated;
     });
-    const l = (app.settings as { limits: { memoryBytes?: number; cpus?: number } }).limits;
-    ctx.stdout.write(`-----> Limits of ${app.name}: memory=${l.memoryBytes ? `${Math.round(l.memoryBytes / 1024 ** 2)}m` : '512m (default)'} cpu=${l.cpus ?? 'no limit'}\n`);
+    ctx.stdout.write(`-----> Limits of ${app.name}: ${formatLimits(limitsOf(app))}\n`);
     if (noRestart) {
       ctx.stdout.write(`       not restarted; they apply at the next deploy or: shipoff ps:restart ${app.name}\n`);
       return;
     }
-    if (await ctx.store.deploys.liveRelease(app.id)) await ctx.host.restart(app, actorName(ctx.actor), (line) => ctx.stdout.write(line + '\n'));
+    if (await ctx.store.deploys.liveRelease(app.id)) await ctx.host.restart(app, actorName(ctx.actor), progressLines(ctx));
   },
 };

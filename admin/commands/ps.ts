@@ -2,11 +2,12 @@
 // style. Each acts through the running host (admin/host-ops.ts), which keeps
 // traffic flowing: new instances join once healthy, old ones leave drained.
 import { ShipoffError, type Formation } from '../../core/index.js';
-import { actorName, type Command, type CommandContext } from '../registry.js';
+import { formatFormation, isStopped, limitsOf } from '../../deployer/index.js';
+import { actorName, type Command, type CommandContext, progressLines } from '../registry.js';
 import { appForRead, appForRole } from './app-lookup.js';
+import { formatLimits } from './limits.js';
 import { formatIdleDuration } from './ps-autosleep.js';
 
-const progressTo = (ctx: CommandContext) => (line: string) => ctx.stdout.write(line + '\n');
 const SCALE_WORD = /^([a-z][a-z0-9_-]{0,29})=(\d{1,3})$/;
 
 export const psReport: Command = {
@@ -23,8 +24,8 @@ export const psReport: Command = {
     const formation = await ctx.store.apps.formation(app.id);
     const live = await ctx.store.deploys.liveRelease(app.id);
     const instances = await ctx.host.instances(app.name);
-    const stopped = (app.settings as { stopped?: unknown }).stopped === true;
-    const limits = (app.settings as { limits?: { memoryBytes?: number; cpus?: number } }).limits ?? {};
+    const stopped = isStopped(app);
+    const limits = limitsOf(app);
     const autosleep = (app.settings as { autosleepSeconds?: number }).autosleepSeconds;
     if (args.values.json) {
       ctx.stdout.write(JSON.stringify({ app: app.name, release: live ? live.version : null, stopped, formation, limits, instances }) + '\n');
@@ -34,8 +35,8 @@ export const psReport: Command = {
       `=====> ${app.name} processes`,
       `Release:     ${live ? `v${live.version}` : 'none yet (push to deploy)'}`,
       `Status:      ${stopped ? 'stopped (shipoff ps:start)' : instances.some((i) => i.state === 'running') ? 'running' : live ? 'asleep or starting' : 'not deployed'}`,
-      `Formation:   ${Object.entries(formation).map(([t, n]) => `${t}=${n}`).join(' ') || '-'}`,
-      `Limits:      memory=${limits.memoryBytes ? `${Math.round(limits.memoryBytes / 1024 / 1024)}m` : '512m (default)'} cpu=${limits.cpus ?? 'no limit'}`,
+      `Formation:   ${formatFormation(formation)}`,
+      `Limits:      ${formatLimits(limits)}`,
       `Autosleep:   ${autosleep === undefined ? '15m (default)' : formatIdleDuration(autosleep)}`,
     ];
     for (const i of instances) {
@@ -63,7 +64,7 @@ export const psScale: Command = {
       changes[m[1]!] = Number(m[2]);
     }
     const app = await appForRole(ctx, ctx.store, appName, 'developer');
-    await ctx.host.scale(app, changes, actorName(ctx.actor), progressTo(ctx));
+    await ctx.host.scale(app, changes, actorName(ctx.actor), progressLines(ctx));
   },
 };
 
@@ -83,8 +84,8 @@ function lifecycle(name: string, summary: string, act: (ctx: CommandContext, app
   };
 }
 
-export const psRestart = lifecycle('ps:restart', 'Replace every instance with a fresh one, with zero downtime', (ctx, app) => ctx.host.restart(app, actorName(ctx.actor), progressTo(ctx)));
-export const psStop = lifecycle('ps:stop', 'Stop every instance; the app stays stopped (no wake) until ps:start', (ctx, app) => ctx.host.stop(app, actorName(ctx.actor), progressTo(ctx)));
-export const psStart = lifecycle('ps:start', 'Start a stopped app again', (ctx, app) => ctx.host.start(app, actorName(ctx.actor), progressTo(ctx)));
+export const psRestart = lifecycle('ps:restart', 'Replace every instance with a fresh one, with zero downtime', (ctx, app) => ctx.host.restart(app, actorName(ctx.actor), progressLines(ctx)));
+export const psStop = lifecycle('ps:stop', 'Stop every instance; the app stays stopped (no wake) until ps:start', (ctx, app) => ctx.host.stop(app, actorName(ctx.actor), progressLines(ctx)));
+export const psStart = lifecycle('ps:start', 'Start a stopped app again', (ctx, app) => ctx.host.start(app, actorName(ctx.actor), progressLines(ctx)));
 
 export const psCommands: Command[] = [psReport, psScale, psRestart, psStop, psStart];

@@ -2,7 +2,7 @@
 // snapshot (Heroku's rollback), rolled out with zero downtime. The app's
 // config becomes that snapshot too, so the next deploy builds with it.
 import { ShipoffError } from '../../core/index.js';
-import { actorName, type Command } from '../registry.js';
+import { actorName, type Command, progressLines } from '../registry.js';
 import { appForRole } from './app-lookup.js';
 
 export const rollback: Command = {
@@ -26,6 +26,6 @@ export const rollback: Command = {
       ctx.stdout.write(`-----> v${version} is the live release of ${app.name} already; nothing changed\n`);
       return;
     }
-    await ctx.host.release(app, { fromVersion: version, description: `Rollback to v${version}` }, actorName(ctx.actor), (line) => ctx.stdout.write(line + '\n'));
+    await ctx.host.release(app, { fromVersion: version, description: `Rollback to v${version}` }, actorName(ctx.actor), progressLines(ctx));
   },
 };
